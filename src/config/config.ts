@@ -1,0 +1,241 @@
+/**
+ * The one place that reads the environment and the YAML policy file. Everything else receives the typed
+ * `Config` it returns. Deployment settings and secrets come from the environment; policy (routes,
+ * repeats, limits) from the YAML file named by RELAY_CONFIG, or the embedded default.
+ */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { parseMatcher, type Matcher } from '../route/matchers.js';
+import { durationSchema } from './duration.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const matcherSchema = z.string().transform((text, ctx): Matcher => {
+  try {
+    return parseMatcher(text);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+/** `oncall` in an email list stands for RELAY_ONCALL_EMAIL, so the default policy needs no addresses. */
+export const ONCALL = 'oncall';
+
+const routeSchema = z.strictObject({
+  name: z.string().min(1),
+  matchers: z.array(matcherSchema).default([]),
+  slack: z.array(z.string().regex(/^[#@]?[\w.-]+$/, 'a Slack channel such as #alerts-critical or C0123ABC')).default([]),
+  email: z.array(z.union([z.literal(ONCALL), z.email()])).default([]),
+  repeat: durationSchema,
+  /** Post reminders to the channel as well as the thread (Slack's reply_broadcast). */
+  broadcast_reminders: z.boolean().default(false),
+  continue: z.boolean().default(false),
+});
+export type RouteConfig = z.output<typeof routeSchema>;
+
+const policySchema = z.strictObject({
+  routes: z.array(routeSchema).min(1),
+  /** Route used when no route matches (DESIGN.md: anything else → the warning route). */
+  fallback_route: z.string().default('warning'),
+  ingest: z
+    .strictObject({
+      /** Alerts kept per webhook; the rest are added to truncatedAlerts, never rejected. */
+      max_alerts: z.number().int().positive().default(500),
+    })
+    .prefault({}),
+  delivery: z
+    .strictObject({
+      concurrency: z.number().int().positive().default(8),
+      attempts: z.number().int().positive().default(10),
+      /** First retry delay; doubles each attempt, with jitter, capped by max_backoff. */
+      backoff: durationSchema.default(2),
+      max_backoff: durationSchema.default(300),
+      slack_pace: durationSchema.default(1),
+      slack_timeout: durationSchema.default(10),
+      smtp_timeout: durationSchema.default(15),
+      /** A group not refreshed by Alertmanager for this long stops reminding (heartbeat + group_interval, well above). */
+      stale_after: durationSchema.default(1800),
+      /** How long incident state and logs stay in Redis after resolve. */
+      retention: durationSchema.default(7 * 86400),
+      shutdown_grace: durationSchema.default(20),
+    })
+    .prefault({}),
+  templates_dir: z.string().optional(),
+  context: z
+    .strictObject({
+      catalog: z.string().optional(),
+      fleet: z.string().optional(),
+      timeout: durationSchema.default(0.8),
+      cache_ttl: durationSchema.default(300),
+    })
+    .prefault({}),
+  redis_prefix: z.string().regex(/^[\w-]+$/).default('relay'),
+});
+export type Policy = z.output<typeof policySchema>;
+
+export const DEFAULT_POLICY_YAML = `# Embedded default policy (DESIGN.md §Routing). Copy it, edit it, point RELAY_CONFIG at it.
+routes:
+  - name: critical
+    matchers: ['severity="critical"']
+    slack: ['#alerts-critical']
+    email: [oncall]
+    repeat: 5m
+  - name: warning
+    matchers: ['severity="warning"']
+    slack: ['#alerts-warning']
+    repeat: 1h
+  - name: info
+    matchers: ['severity="info"']
+    slack: ['#alerts-info']
+    repeat: never
+fallback_route: warning
+`;
+
+const booleanLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8081),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
+  RELAY_CONFIG: z.string().optional(),
+  RELAY_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+  RELAY_WEBHOOK_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  RELAY_MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  RELAY_OUTBOX_DIR: z.string().optional(),
+  RELAY_ONCALL_EMAIL: z.email().optional(),
+  RELAY_ACK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  SLACK_BOT_TOKEN: z.string().startsWith('xox', 'must be a Slack token (xoxb-…)').optional(),
+  SLACK_API_URL: z.url().default('https://slack.com/api/'),
+  SLACK_SIGNING_SECRET: z.string().optional(),
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
+  EMAIL_FROM: z.string().default('Cold-chain alert relay <relay@localhost>'),
+  ALERTMANAGER_URL: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v.split(',').map((u) => u.trim()).filter(Boolean) : []))
+    .pipe(z.array(z.url())),
+  CONTEXT_API_URL: z.url().optional(),
+  PUBLIC_URL: z.url().optional(),
+  LOG_LEVEL: booleanLevel.default('info'),
+});
+/** Variables whose values must never be printed (the list check-config and logs redact). */
+export const SECRET_VARIABLES = [
+  'RELAY_WEBHOOK_TOKEN',
+  'RELAY_ACK_SECRET',
+  'SLACK_BOT_TOKEN',
+  'SLACK_SIGNING_SECRET',
+  'SMTP_URL',
+  'REDIS_URL',
+] as const;
+
+export interface Config {
+  port: number;
+  host: string;
+  redisUrl: string;
+  role: 'all' | 'api' | 'worker';
+  webhookToken: string | undefined;
+  maxBodyBytes: number;
+  /** Set when Slack or email runs in preview mode. */
+  outboxDir: string;
+  oncallEmail: string | undefined;
+  ackSecret: string | undefined;
+  slack: { token: string | undefined; apiUrl: string; signingSecret: string | undefined };
+  smtp: { url: string | undefined; from: string };
+  alertmanagerUrls: string[];
+  contextApiUrl: string | undefined;
+  publicUrl: string;
+  logLevel: z.output<typeof booleanLevel>;
+  policy: Policy;
+  /** Where the policy came from, for messages. */
+  policySource: string;
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}
+
+function describeIssues(source: string, error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${source}: ${issue.path.length ? issue.path.join('.') : '(top level)'}: ${issue.message}`)
+    .join('\n');
+}
+
+export function parsePolicy(yamlText: string, source: string): Policy {
+  let raw: unknown;
+  try {
+    raw = parseYaml(yamlText);
+  } catch (error) {
+    throw new ConfigError(`${source}: not valid YAML: ${(error as Error).message}`);
+  }
+  const parsed = policySchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new ConfigError(describeIssues(source, parsed.error));
+  const policy = parsed.data;
+  const names = policy.routes.map((r) => r.name);
+  const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+  if (duplicate) throw new ConfigError(`${source}: routes: route name "${duplicate}" is used twice`);
+  if (!names.includes(policy.fallback_route)) {
+    throw new ConfigError(`${source}: fallback_route: no route is named "${policy.fallback_route}"`);
+  }
+  return policy;
+}
+
+export function loadPolicyFile(path: string | undefined): { policy: Policy; source: string } {
+  if (!path) return { policy: parsePolicy(DEFAULT_POLICY_YAML, 'embedded default'), source: 'embedded default' };
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`${path}: cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  return { policy: parsePolicy(text, path), source: path };
+}
+
+/** Parses the environment and the policy file; throws ConfigError with every problem found. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // An empty variable is treated as unset: compose files and .env templates often leave them blank.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsedEnv = envSchema.safeParse(present);
+  if (!parsedEnv.success) throw new ConfigError(describeIssues('environment', parsedEnv.error));
+  const e = parsedEnv.data;
+  const { policy, source } = loadPolicyFile(e.RELAY_CONFIG);
+
+  if (e.SMTP_URL && !e.RELAY_ONCALL_EMAIL) {
+    throw new ConfigError('environment: RELAY_ONCALL_EMAIL: required when SMTP_URL is set (the on-call list receives critical alerts)');
+  }
+  const loopback = isLoopback(e.HOST);
+  if (!e.RELAY_WEBHOOK_TOKEN && !loopback) {
+    throw new ConfigError(`environment: RELAY_WEBHOOK_TOKEN: required when HOST (${e.HOST}) is not a loopback address`);
+  }
+  const preview = !e.SLACK_BOT_TOKEN || !e.SMTP_URL;
+  if (preview && !loopback && !e.RELAY_OUTBOX_DIR && e.RELAY_ROLE !== 'api') {
+    throw new ConfigError(
+      `environment: RELAY_OUTBOX_DIR: ${!e.SLACK_BOT_TOKEN ? 'SLACK_BOT_TOKEN' : 'SMTP_URL'} is not set, so that channel would run in preview mode; on a non-loopback HOST set RELAY_OUTBOX_DIR explicitly to allow it`,
+    );
+  }
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    redisUrl: e.REDIS_URL,
+    role: e.RELAY_ROLE,
+    webhookToken: e.RELAY_WEBHOOK_TOKEN,
+    maxBodyBytes: e.RELAY_MAX_BODY_BYTES,
+    outboxDir: e.RELAY_OUTBOX_DIR ?? './outbox',
+    oncallEmail: e.RELAY_ONCALL_EMAIL,
+    ackSecret: e.RELAY_ACK_SECRET,
+    slack: { token: e.SLACK_BOT_TOKEN, apiUrl: e.SLACK_API_URL, signingSecret: e.SLACK_SIGNING_SECRET },
+    smtp: { url: e.SMTP_URL, from: e.EMAIL_FROM },
+    alertmanagerUrls: e.ALERTMANAGER_URL,
+    contextApiUrl: e.CONTEXT_API_URL,
+    publicUrl: (e.PUBLIC_URL ?? `http://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/+$/, ''),
+    logLevel: e.LOG_LEVEL,
+    policy,
+    policySource: source,
+  };
+}

@@ -1,0 +1,133 @@
+/**
+ * createApp(deps): every HTTP endpoint of the relay (DESIGN.md §Interface). No I/O happens here except
+ * through the deps, so tests build an app over a real Redis with their own key prefix.
+ */
+import { randomUUID } from 'node:crypto';
+import { Hono } from 'hono';
+import type { Config } from '../config/config.js';
+import { ContentionError, type IngestDeps, ingestWebhook } from '../ingest.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { parseWebhook } from '../receive/schema.js';
+import { isAuthorized } from './auth.js';
+import { ApiError, errorResponse } from './errors.js';
+import { checkDeclaredLength, readBody } from './read-body.js';
+
+export interface AppDeps extends IngestDeps {
+  config: Pick<Config, 'role' | 'webhookToken' | 'maxBodyBytes'>;
+  logger: Logger;
+  metrics: Metrics;
+  /** Resolves when Redis answers and the queue is usable; rejects with the reason otherwise. */
+  checkReady: () => Promise<void>;
+  /** Refreshes gauges read from Redis (queue depth) before a scrape. */
+  refreshGauges?: () => Promise<void>;
+  /** Extra routes of later stages (Slack interactions, ack, incidents API), mounted for api/all roles. */
+  mount?: (app: Hono<AppEnv>) => void;
+}
+
+export type AppEnv = { Variables: { requestId: string; log: Logger } };
+
+const JSON_TYPE = /^application\/([\w.+-]*\+)?json\s*(;|$)/i;
+
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const { metrics, logger } = deps;
+  const servesApi = deps.config.role !== 'worker';
+
+  app.use(async (c, next) => {
+    const requestId = c.req.header('x-request-id')?.slice(0, 64) || randomUUID();
+    c.set('requestId', requestId);
+    c.set('log', logger.child({ requestId }));
+    await next();
+    c.header('X-Request-Id', requestId);
+    metrics.httpRequests.inc({ route: c.req.routePath || 'unmatched', status: String(c.res.status) });
+  });
+
+  app.onError((error, c) => {
+    if (error instanceof ApiError) return errorResponse(c, error);
+    c.get('log').error({ err: error }, 'unhandled error');
+    return errorResponse(c, new ApiError('internal', 'internal error; see the relay log for the request id'));
+  });
+  app.notFound((c) => errorResponse(c, new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}`)));
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  app.get('/readyz', async (c) => {
+    try {
+      await deps.checkReady();
+      return c.json({ status: 'ready' });
+    } catch (error) {
+      return c.json({ status: 'not ready', reason: (error as Error).message }, 503);
+    }
+  });
+
+  app.get('/metrics', async (c) => {
+    await deps.refreshGauges?.().catch((error: unknown) => c.get('log').warn({ err: error }, 'could not refresh queue gauges'));
+    return c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType });
+  });
+
+  if (!servesApi) return app;
+
+  app.post('/webhook/alertmanager', async (c) => {
+    const log = c.get('log');
+    const reject = (reason: string, error: ApiError): never => {
+      metrics.requestsRejected.inc({ reason });
+      log.info({ reason, code: error.code }, 'webhook rejected');
+      throw error;
+    };
+    if (!isAuthorized(deps.config.webhookToken, c.req.header('authorization'))) {
+      reject('unauthorized', new ApiError('unauthorized', 'unauthorized'));
+    }
+    const contentType = c.req.header('content-type') ?? '';
+    let body: Buffer;
+    try {
+      checkDeclaredLength(c, deps.config.maxBodyBytes);
+      if (!JSON_TYPE.test(contentType)) {
+        throw new ApiError(
+          'unsupported_media_type',
+          `content type must be application/json, got ${JSON.stringify(contentType.slice(0, 100))}`,
+        );
+      }
+      body = await readBody(c, deps.config.maxBodyBytes);
+    } catch (error) {
+      if (error instanceof ApiError) reject(error.code === 'payload_too_large' ? 'too_large' : 'content_type', error);
+      throw error;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(body.toString('utf8'));
+    } catch (error) {
+      reject('bad_json', new ApiError('bad_json', `body is not valid JSON: ${(error as Error).message}`));
+    }
+    const parsed = parseWebhook(json, deps.policy.ingest.max_alerts);
+    if (!parsed.ok) {
+      return reject(
+        'schema',
+        new ApiError('invalid_payload', 'payload is not an Alertmanager webhook (version 4)', parsed.issues),
+      );
+    }
+    const { payload } = parsed;
+    for (const alert of payload.alerts) {
+      metrics.alertsReceived.inc({ status: alert.status, severity: alert.labels.severity ?? 'none' });
+    }
+    const stopTimer = metrics.enqueueDuration.startTimer();
+    try {
+      const result = await ingestWebhook(payload, deps);
+      stopTimer();
+      if (result.duplicate) metrics.webhooksDeduplicated.inc();
+      log.info(
+        { incidentId: result.incidentId, status: result.status, duplicate: result.duplicate, jobs: result.jobs, alerts: payload.alerts.length },
+        result.duplicate ? 'webhook duplicate' : 'webhook accepted',
+      );
+      return c.json({ status: result.duplicate ? 'duplicate' : 'accepted', incidentId: result.incidentId }, 200);
+    } catch (error) {
+      metrics.requestsRejected.inc({ reason: 'unavailable' });
+      const detail = error instanceof ContentionError ? error.message : 'Redis is unavailable or slow';
+      log.warn({ err: error }, 'webhook not stored; Alertmanager will retry');
+      throw new ApiError('unavailable', `not stored, retry later: ${detail}`);
+    }
+  });
+
+  deps.mount?.(app);
+  return app;
+}

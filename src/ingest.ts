@@ -1,0 +1,71 @@
+/**
+ * The ingest pipeline after the HTTP layer: dedupe → route → enqueue. Answers only once Redis holds the
+ * snapshot and its jobs, so a 2xx always means the work is stored (DESIGN.md §What "nothing lost" means).
+ */
+import type { Policy } from './config/config.js';
+import { mergeWebhook } from './dedupe/merge.js';
+import type { DeliveryQueuePort, ReconcileJobData } from './enqueue/delivery-queue.js';
+import { groupIdOf, type IncidentSnapshot } from './model.js';
+import type { Metrics } from './observability/metrics.js';
+import type { WebhookPayload } from './receive/schema.js';
+import { deliveriesFor, selectRoutes } from './route/route.js';
+import type { AlertStore } from './store/alert-store.js';
+
+export interface IngestDeps {
+  store: AlertStore;
+  queue: DeliveryQueuePort;
+  policy: Policy;
+  oncallEmail: string | undefined;
+  metrics: Metrics;
+  now?: () => number;
+}
+
+export interface IngestResult {
+  duplicate: boolean;
+  incidentId: string;
+  status: IncidentSnapshot['status'];
+  jobs: number;
+}
+
+/** Another writer committed the same group between our read and our write this many times in a row. */
+export class ContentionError extends Error {
+  override name = 'ContentionError';
+}
+
+const MAX_COMMIT_ATTEMPTS = 8;
+
+export function jobsFor(snapshot: IncidentSnapshot, acceptedAt: number): ReconcileJobData[] {
+  return snapshot.deliveries.map((d) => ({
+    groupId: snapshot.groupId,
+    incidentId: snapshot.incidentId,
+    deliveryId: d.id,
+    acceptedAt,
+  }));
+}
+
+export async function ingestWebhook(payload: WebhookPayload, deps: IngestDeps): Promise<IngestResult> {
+  const now = deps.now ?? Date.now;
+  const groupId = groupIdOf(payload.receiver, payload.groupKey);
+  for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
+    const stored = await deps.store.loadGroup(groupId);
+    const acceptedAt = now();
+    const { snapshot, changed, newIncident } = mergeWebhook(stored.snapshot, payload, acceptedAt);
+    if (newIncident) {
+      const routing = selectRoutes(deps.policy, { ...snapshot.commonLabels, severity: snapshot.severity });
+      if (routing.fallback) deps.metrics.unroutedSeverity.inc();
+      snapshot.deliveries = deliveriesFor(routing.routes, deps.oncallEmail);
+    }
+    // An earlier commit whose jobs may be missing (it failed before queueing) makes this copy new, not a
+    // duplicate: Alertmanager's retry must finish the work.
+    const mustEnqueue = changed || stored.pending !== undefined;
+    const rev = await deps.store.commitGroup(snapshot, stored.rev, changed);
+    if (rev === undefined) continue;
+    const jobs = mustEnqueue ? jobsFor(snapshot, acceptedAt) : [];
+    if (mustEnqueue) {
+      await deps.queue.enqueue(jobs);
+      await deps.store.finishCommit(snapshot, rev);
+    }
+    return { duplicate: !mustEnqueue, incidentId: snapshot.incidentId, status: snapshot.status, jobs: jobs.length };
+  }
+  throw new ContentionError(`group ${payload.groupKey} changed under ${MAX_COMMIT_ATTEMPTS} consecutive commits`);
+}
