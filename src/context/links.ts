@@ -1,0 +1,30 @@
+/** Links an alert message offers. Pure string building. */
+
+// Labels that carry a measurement: a silence matching them would stop matching when the value moves.
+const VOLATILE_LABELS = new Set(['temperature_c', 'value']);
+
+/** Labels worth matching in a silence: the given ones minus measurements, alertname first. */
+export function silenceMatchers(labels: Readonly<Record<string, string>>): [string, string][] {
+  return Object.entries(labels)
+    .filter(([name, value]) => !VOLATILE_LABELS.has(name) && value !== '')
+    .sort(([a], [b]) => (a === 'alertname' ? -1 : b === 'alertname' ? 1 : a.localeCompare(b)));
+}
+
+/** Alertmanager's "new silence" form with the matchers filled in. */
+export function buildSilenceUrl(alertmanagerUrl: string, matchers: readonly [string, string][]): string {
+  const filter = `{${matchers.map(([name, value]) => `${name}="${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`;
+  return `${stripTrailingSlash(alertmanagerUrl)}/#/silences/new?filter=${encodeURIComponent(filter)}`;
+}
+
+/** A catalog dashboard is an absolute URL or a path under the Grafana base URL. */
+export function resolveDashboardUrl(grafanaUrl: string, urlOrPath: string): string {
+  return urlOrPath.startsWith('/') ? stripTrailingSlash(grafanaUrl) + urlOrPath : urlOrPath;
+}
+
+export function buildVehicleDashboardUrl(grafanaUrl: string, template: string, vehicleId: string): string {
+  return resolveDashboardUrl(grafanaUrl, template.replaceAll('{vehicle_id}', encodeURIComponent(vehicleId)));
+}
+
+function stripTrailingSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}

@@ -1,0 +1,187 @@
+/**
+ * The receiver against a real listening server and the real Redis: auth, limits, content type, JSON,
+ * schema, deduplication (HA copies, concurrent copies at two relay processes), durability.
+ */
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DELIVERY_QUEUE, type ReconcileJobData, queuePrefix } from '../../src/enqueue/delivery-queue.js';
+import { groupIdOf } from '../../src/model.js';
+import { type RunningRelay, startRelay } from '../../src/relay.js';
+import { testConfig } from '../support/config.js';
+import { fixture, fixtureText, inGroup } from '../support/fixtures.js';
+import { postJson, rawRequest } from '../support/http.js';
+import { deletePrefix, REDIS_URL, uniquePrefix } from '../support/redis.js';
+
+const TOKEN = 'test-webhook-token-0123456789';
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+const prefix = uniquePrefix('webhook');
+const LIMIT = 512 * 1024;
+let relay: RunningRelay;
+let other: RunningRelay;
+let queue: Queue<ReconcileJobData>;
+let redis: Redis;
+
+beforeAll(async () => {
+  const config = testConfig(prefix, { RELAY_WEBHOOK_TOKEN: TOKEN, RELAY_MAX_BODY_BYTES: String(LIMIT) });
+  relay = await startRelay(config);
+  other = await startRelay(config);
+  redis = new Redis(REDIS_URL);
+  queue = new Queue<ReconcileJobData>(DELIVERY_QUEUE, { connection: redis, prefix: queuePrefix(prefix) });
+});
+
+afterAll(async () => {
+  await relay?.stop();
+  await other?.stop();
+  await queue?.close();
+  redis?.disconnect();
+  await deletePrefix(prefix);
+});
+
+const webhook = (r: RunningRelay = relay) => `${r.url}/webhook/alertmanager`;
+
+async function jobsOf(incidentId: string): Promise<ReconcileJobData[]> {
+  const jobs = await queue.getJobs(['waiting', 'delayed', 'active']);
+  return jobs.filter((j) => j.data.incidentId === incidentId).map((j) => j.data);
+}
+
+describe('authentication', () => {
+  it('accepts the bearer token and the basic-auth password, as Alertmanager sends them', async () => {
+    const body = inGroup(fixture('firing-high-cpu'), 'auth-bearer');
+    expect((await postJson(webhook(), body, AUTH)).status).toBe(200);
+    const basic = `Basic ${Buffer.from(`alertmanager:${TOKEN}`).toString('base64')}`;
+    const res = await postJson(webhook(), inGroup(body, 'basic'), { authorization: basic });
+    expect(res.status).toBe(200);
+  });
+
+  it('refuses a missing or wrong token with 401 and no detail, storing nothing', async () => {
+    const body = inGroup(fixture('firing-high-cpu'), 'auth-wrong');
+    for (const headers of [{}, { authorization: 'Bearer nope' }, { authorization: `Basic ${Buffer.from('x:nope').toString('base64')}` }]) {
+      const res = await postJson(webhook(), body, headers);
+      expect(res.status).toBe(401);
+      expect(res.json()).toEqual({ error: { code: 'unauthorized', message: 'unauthorized' } });
+    }
+    const stored = await relay.store.loadGroup(groupIdOf(body.receiver, body.groupKey));
+    expect(stored.rev).toBe('');
+  });
+});
+
+describe('limits and malformed requests', () => {
+  it('answers 413 on a Content-Length over the limit without reading the body', async () => {
+    const res = await rawRequest(webhook(), {
+      headers: { ...AUTH, 'content-type': 'application/json', 'content-length': String(LIMIT + 1) },
+      body: '{',
+    });
+    expect(res.status).toBe(413);
+    expect((res.json() as { error: { code: string } }).error.code).toBe('payload_too_large');
+  });
+
+  it('answers 413 as soon as a chunked body grows past the limit', async () => {
+    const chunk = Buffer.alloc(128 * 1024, 'a');
+    const res = await rawRequest(webhook(), {
+      headers: { ...AUTH, 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+      chunks: ['{"x":"', chunk, chunk, chunk, chunk, chunk, '"}'],
+    });
+    expect(res.status).toBe(413);
+  });
+
+  it('accepts a chunked body under the limit', async () => {
+    const text = JSON.stringify(inGroup(fixture('firing-high-cpu'), 'chunked'));
+    const res = await rawRequest(webhook(), {
+      headers: { ...AUTH, 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+      chunks: [text.slice(0, 100), text.slice(100)],
+    });
+    expect(res.status).toBe(200);
+  });
+
+  it('answers 415 to a content type other than JSON', async () => {
+    const res = await rawRequest(webhook(), { headers: { ...AUTH, 'content-type': 'text/plain' }, body: fixtureText('firing-high-cpu') });
+    expect(res.status).toBe(415);
+    expect(res.json()).toMatchObject({ error: { code: 'unsupported_media_type' } });
+  });
+
+  it('answers 400 to bad JSON', async () => {
+    const res = await postJson(webhook(), '{"receiver": ', AUTH);
+    expect(res.status).toBe(400);
+    expect(res.json()).toMatchObject({ error: { code: 'bad_json' } });
+  });
+
+  it('answers 422 naming the bad fields, and stores nothing', async () => {
+    const body = { ...inGroup(fixture('firing-high-cpu'), 'schema'), status: 'burning', alerts: [{ status: 'firing' }] };
+    const res = await postJson(webhook(), body, AUTH);
+    expect(res.status).toBe(422);
+    const error = (res.json() as { error: { code: string; issues: { path: string }[] } }).error;
+    expect(error.code).toBe('invalid_payload');
+    expect(error.issues.map((i) => i.path)).toEqual(
+      expect.arrayContaining(['status', 'alerts.0.labels', 'alerts.0.startsAt', 'alerts.0.fingerprint']),
+    );
+    expect((await relay.store.loadGroup(groupIdOf(body.receiver, body.groupKey))).rev).toBe('');
+  });
+
+  it('counts rejections by reason in /metrics', async () => {
+    const text = await (await fetch(`${relay.url}/metrics`)).text();
+    for (const reason of ['unauthorized', 'too_large', 'content_type', 'bad_json', 'schema']) {
+      expect(text).toMatch(new RegExp(`relay_requests_rejected_total\\{reason="${reason}"\\} [1-9]`));
+    }
+  });
+});
+
+describe('deduplication and durability', () => {
+  it('stores the snapshot and one job per delivery before answering, and answers a repeat as duplicate', async () => {
+    const first = inGroup(fixture('firing-postgresql-down'), 'durable');
+    const res = await postJson(webhook(), first, AUTH);
+    expect(res.status).toBe(200);
+    const { incidentId, status } = res.json() as { incidentId: string; status: string };
+    expect(status).toBe('accepted');
+    const snapshot = await relay.store.loadIncident(groupIdOf(first.receiver, first.groupKey), incidentId);
+    expect(snapshot?.status).toBe('firing');
+    expect(snapshot?.deliveries.map((d) => d.target)).toEqual(['#alerts-critical', 'oncall@preview.invalid']);
+    expect(await jobsOf(incidentId)).toHaveLength(2);
+
+    const repeat = await postJson(webhook(), first, AUTH);
+    expect(repeat.json()).toEqual({ status: 'duplicate', incidentId });
+    expect(await jobsOf(incidentId)).toHaveLength(2);
+  });
+
+  it('collapses the partitioned pair: replica b\'s copies are duplicates of replica a\'s', async () => {
+    const tag = 'pair';
+    const sequence = ['group-first', 'group-truncated', 'group-partial-resolve'] as const;
+    const outcomes: string[] = [];
+    for (const step of sequence) {
+      for (const replica of ['a', 'b'] as const) {
+        const res = await postJson(webhook(replica === 'a' ? relay : other), inGroup(fixture(`${step}-replica-${replica}`), tag), AUTH);
+        outcomes.push((res.json() as { status: string }).status);
+      }
+    }
+    expect(outcomes).toEqual(['accepted', 'duplicate', 'accepted', 'duplicate', 'accepted', 'duplicate']);
+  });
+
+  it('counts exactly one of two copies arriving at the same instant at two relay processes as new', async () => {
+    for (let round = 0; round < 10; round++) {
+      const a = inGroup(fixture('group-first-replica-a'), `race-${round}`);
+      const b = inGroup(fixture('group-first-replica-b'), `race-${round}`);
+      const [ra, rb] = await Promise.all([postJson(webhook(relay), a, AUTH), postJson(webhook(other), b, AUTH)]);
+      const statuses = [ra, rb].map((r) => (r.json() as { status: string }).status);
+      expect(ra.status).toBe(200);
+      expect(rb.status).toBe(200);
+      // The loser of the commit race re-reads and finds a duplicate; if it arrives while the winner's jobs
+      // are still being queued it queues them too (idempotent), which is counted as accepted.
+      expect(statuses).toContain('accepted');
+      const incidentId = (ra.json() as { incidentId: string }).incidentId;
+      expect((rb.json() as { incidentId: string }).incidentId).toBe(incidentId);
+      const jobs = await jobsOf(incidentId);
+      expect(jobs.map((j) => j.deliveryId).sort()).toEqual([...new Set(jobs.map((j) => j.deliveryId))].sort());
+      expect(jobs).toHaveLength(2); // Slack + the on-call list, once each
+    }
+  });
+
+  it('accepts any alert count within the body limit, truncating beyond the cap', async () => {
+    const base = inGroup(fixture('firing-high-cpu'), 'many');
+    const alerts = Array.from({ length: 600 }, (_, i) => ({ ...base.alerts[0]!, fingerprint: `fp${i}` }));
+    const res = await postJson(webhook(), { ...base, alerts }, AUTH);
+    expect(res.status).toBe(200);
+    const snapshot = await relay.store.loadIncident(groupIdOf(base.receiver, base.groupKey), (res.json() as { incidentId: string }).incidentId);
+    expect(snapshot?.alerts).toHaveLength(500);
+    expect(snapshot?.truncatedAlerts).toBe(100);
+  });
+});
