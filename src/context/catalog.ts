@@ -69,7 +69,8 @@ export interface EscalationRule {
     cargoClassIn?: string[] | undefined;
     budgetUsedPctGte?: number | undefined;
   };
-  then: {
+  /** The YAML's `then:` (renamed: an object with a `then` property looks like a promise to `await`). */
+  action: {
     severity?: Severity | undefined;
     addEmail: string[];
     notifyCargoContacts: boolean;
@@ -92,7 +93,10 @@ const text = z.string().trim().min(1, 'must not be empty');
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 const urlOrPath = z
   .string()
-  .refine((value) => value.startsWith('/') || httpUrl.safeParse(value).success, 'must be an http(s) URL or a path starting with /');
+  .refine(
+    (value) => value.startsWith('/') || httpUrl.safeParse(value).success,
+    'must be an http(s) URL or a path starting with /',
+  );
 const email = z.email({ error: 'must be an email address' });
 const severity = z.enum(['critical', 'warning', 'info']);
 
@@ -130,7 +134,11 @@ const cargoClassSchema = z
       ctx.addIssue({ code: 'custom', message: 'needs min_c, max_c or both', path: [] });
     }
     if (cargo.min_c !== undefined && cargo.max_c !== undefined && cargo.min_c > cargo.max_c) {
-      ctx.addIssue({ code: 'custom', message: `min_c (${cargo.min_c}) is above max_c (${cargo.max_c})`, path: ['min_c'] });
+      ctx.addIssue({
+        code: 'custom',
+        message: `min_c (${cargo.min_c}) is above max_c (${cargo.max_c})`,
+        path: ['min_c'],
+      });
     }
   });
 
@@ -143,7 +151,11 @@ const ruleSchema = z.strictObject({
       budget_used_pct_gte: z.number().min(0).max(1000).optional(),
     })
     // A rule without conditions would escalate every alert; make that impossible to write by accident.
-    .refine((when) => Object.values(when).some((value) => value !== undefined), 'needs at least one condition'),
+    .refine(
+      (when) => Object.values(when).some((value) => value !== undefined),
+      'needs at least one condition',
+    ),
+  // biome-ignore lint/suspicious/noThenProperty: the documented YAML key; this object is a schema and is never awaited.
   then: z
     .strictObject({
       severity: severity.optional(),
@@ -190,7 +202,8 @@ function checkReferences(catalog: RawCatalog, ctx: z.RefinementCtx): void {
   }
   const ruleNames = new Set<string>();
   catalog.escalation.forEach((rule, ruleIndex) => {
-    if (ruleNames.has(rule.name)) missing(['escalation', ruleIndex, 'name'], `duplicate rule name "${rule.name}"`);
+    if (ruleNames.has(rule.name))
+      missing(['escalation', ruleIndex, 'name'], `duplicate rule name "${rule.name}"`);
     ruleNames.add(rule.name);
     rule.when.alertname_in?.forEach((name, index) => {
       const alert = Object.hasOwn(catalog.alerts, name) ? catalog.alerts[name] : undefined;
@@ -213,7 +226,11 @@ function checkReferences(catalog: RawCatalog, ctx: z.RefinementCtx): void {
 
 function toCatalog(raw: RawCatalog): ContextCatalog {
   return {
-    links: { grafana: raw.links.grafana, alertmanager: raw.links.alertmanager, vehicleDashboard: raw.links.vehicle_dashboard },
+    links: {
+      grafana: raw.links.grafana,
+      alertmanager: raw.links.alertmanager,
+      vehicleDashboard: raw.links.vehicle_dashboard,
+    },
     capabilities: new Map(Object.entries(raw.capabilities)),
     services: new Map(Object.entries(raw.services).map(([id, service]) => [id, { id, ...service }])),
     alerts: new Map(
@@ -252,7 +269,7 @@ function toCatalog(raw: RawCatalog): ContextCatalog {
         cargoClassIn: rule.when.cargo_class_in,
         budgetUsedPctGte: rule.when.budget_used_pct_gte,
       },
-      then: {
+      action: {
         severity: rule.then.severity,
         addEmail: rule.then.add_email,
         notifyCargoContacts: rule.then.notify_cargo_contacts,

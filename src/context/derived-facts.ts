@@ -39,14 +39,22 @@ function parseNumber(text: string | undefined): number | undefined {
  * The measured temperature in °C: the rule's `value` annotation (set from `$value`) when the
  * rule measures temperature, else a `temperature_c` label, which real payloads carry.
  */
-export function readMeasuredTemperature(alert: ContextAlert, valueIsTemperature: boolean): number | undefined {
+export function readMeasuredTemperature(
+  alert: ContextAlert,
+  valueIsTemperature: boolean,
+): number | undefined {
   const fromValue = valueIsTemperature ? parseNumber(alert.annotations.value) : undefined;
   return fromValue ?? parseNumber(alert.labels.temperature_c);
 }
 
-export function temperatureDeviation(measuredC: number, range: Pick<CargoClass, 'minC' | 'maxC'>): TemperatureDeviation {
-  if (range.maxC !== undefined && measuredC > range.maxC) return { direction: 'above', deltaC: measuredC - range.maxC };
-  if (range.minC !== undefined && measuredC < range.minC) return { direction: 'below', deltaC: measuredC - range.minC };
+export function temperatureDeviation(
+  measuredC: number,
+  range: Pick<CargoClass, 'minC' | 'maxC'>,
+): TemperatureDeviation {
+  if (range.maxC !== undefined && measuredC > range.maxC)
+    return { direction: 'above', deltaC: measuredC - range.maxC };
+  if (range.minC !== undefined && measuredC < range.minC)
+    return { direction: 'below', deltaC: measuredC - range.minC };
   return { direction: 'within', deltaC: 0 };
 }
 

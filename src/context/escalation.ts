@@ -75,9 +75,12 @@ export function evaluateEscalation(
       }
       matches.push({
         rule: rule.name,
-        severity: rule.then.severity,
+        severity: rule.action.severity,
         reason: describeMatch(rule, subject, now),
-        emails: [...rule.then.addEmail, ...(rule.then.notifyCargoContacts ? (subject.cargoClass?.escalationContacts ?? []) : [])],
+        emails: [
+          ...rule.action.addEmail,
+          ...(rule.action.notifyCargoContacts ? (subject.cargoClass?.escalationContacts ?? []) : []),
+        ],
         vehicleId: subject.vehicleId,
         shipmentId: subject.shipmentId,
       });
@@ -88,7 +91,8 @@ export function evaluateEscalation(
 
   // Highest severity decides; among equals, the first in rule and alert order.
   const deciding = matches.reduce((best, match) => (rankOf(match) > rankOf(best) ? match : best));
-  const raises = deciding.severity !== undefined && severityRank(deciding.severity) > severityRank(currentSeverity);
+  const raises =
+    deciding.severity !== undefined && severityRank(deciding.severity) > severityRank(currentSeverity);
   return {
     severity: raises ? deciding.severity : undefined,
     rule: deciding.rule,
@@ -106,12 +110,21 @@ function rankOf(match: EscalationMatch): number {
 function matchesStaticConditions(rule: EscalationRule, subject: EscalationSubject): boolean {
   const { alertnameIn, cargoClassIn } = rule.when;
   if (alertnameIn !== undefined && !alertnameIn.includes(subject.alertname)) return false;
-  if (cargoClassIn !== undefined && (subject.cargoClass === undefined || !cargoClassIn.includes(subject.cargoClass.id))) return false;
+  if (
+    cargoClassIn !== undefined &&
+    (subject.cargoClass === undefined || !cargoClassIn.includes(subject.cargoClass.id))
+  )
+    return false;
   return true;
 }
 
 function describeMatch(rule: EscalationRule, subject: EscalationSubject, now: Date): string {
-  const where = subject.vehicleId !== undefined ? ` on ${subject.vehicleId}` : subject.shipmentId !== undefined ? ` of ${subject.shipmentId}` : '';
+  const where =
+    subject.vehicleId !== undefined
+      ? ` on ${subject.vehicleId}`
+      : subject.shipmentId !== undefined
+        ? ` of ${subject.shipmentId}`
+        : '';
   const cargo = subject.cargoClass;
   if (rule.when.budgetUsedPctGte !== undefined && cargo !== undefined) {
     const used = Math.floor(excursionBudget(subject.startsAt, now, cargo.excursionAllowanceMinutes).usedPct);

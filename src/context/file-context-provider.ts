@@ -21,14 +21,22 @@ const fleetSchema = z
     const shipmentIds = new Set<string>();
     fleet.shipments.forEach((shipment, index) => {
       if (shipmentIds.has(shipment.id)) {
-        ctx.addIssue({ code: 'custom', path: ['shipments', index, 'id'], message: `duplicate shipment id "${shipment.id}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['shipments', index, 'id'],
+          message: `duplicate shipment id "${shipment.id}"`,
+        });
       }
       shipmentIds.add(shipment.id);
     });
     const vehicleIds = new Set<string>();
     fleet.vehicles.forEach((vehicle, index) => {
       if (vehicleIds.has(vehicle.id)) {
-        ctx.addIssue({ code: 'custom', path: ['vehicles', index, 'id'], message: `duplicate vehicle id "${vehicle.id}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['vehicles', index, 'id'],
+          message: `duplicate vehicle id "${vehicle.id}"`,
+        });
       }
       vehicleIds.add(vehicle.id);
       vehicle.shipmentIds.forEach((id, shipmentIndex) => {

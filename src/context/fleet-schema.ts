@@ -9,7 +9,10 @@ import type { Shipment, Vehicle } from './types.js';
  */
 
 const text = z.string().trim().min(1, 'must not be empty');
-const isoTime = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time with offset, e.g. 2026-11-26T14:20:00Z' });
+const isoTime = z.iso.datetime({
+  offset: true,
+  error: 'must be an ISO 8601 time with offset, e.g. 2026-11-26T14:20:00Z',
+});
 
 const driverShape = { name: text, phone: text.optional() };
 
@@ -69,5 +72,7 @@ export const fileVehicleSchema = z
   .transform(toVehicle);
 export const fileShipmentSchema = z.strictObject(shipmentShape).transform(toShipment);
 
-export const apiVehicleSchema = z.object({ ...vehicleShape, driver: z.object(driverShape).optional() }).transform(toVehicle);
+export const apiVehicleSchema = z
+  .object({ ...vehicleShape, driver: z.object(driverShape).optional() })
+  .transform(toVehicle);
 export const apiShipmentSchema = z.object(shipmentShape).transform(toShipment);

@@ -36,13 +36,17 @@ function formatInfrastructure(ctx: IncidentContext): ContextLines {
   if (ctx.impact !== undefined) lines.push(`Impact: ${ctx.impact}`);
   lines.push(...ownerAndFirstAction(ctx), ...escalationLines(ctx));
   if (ctx.runbook !== undefined) lines.push(`Runbook: ${ctx.runbook}`);
-  return { heading: `Dispatch impact${SEPARATOR}${ctx.service?.name ?? ctx.alertname ?? 'unknown service'}`, lines: lines.map(oneLine) };
+  return {
+    heading: `Dispatch impact${SEPARATOR}${ctx.service?.name ?? ctx.alertname ?? 'unknown service'}`,
+    lines: lines.map(oneLine),
+  };
 }
 
 function formatAsset(ctx: IncidentContext, clock: Clock): ContextLines {
   const lines = ctx.vehicles.map((entry) => formatAssetEntry(entry, ctx, clock));
   lines.push(...escalationLines(ctx));
-  if (ctx.unavailable !== undefined) lines.push(`Dispatch context unavailable (${ctx.unavailable.reason}); showing what the alert labels say`);
+  if (ctx.unavailable !== undefined)
+    lines.push(`Dispatch context unavailable (${ctx.unavailable.reason}); showing what the alert labels say`);
   if (ctx.impact !== undefined) lines.push(`Impact: ${ctx.impact}`);
   lines.push(...ownerAndFirstAction(ctx));
   if (ctx.runbook !== undefined) lines.push(`Runbook: ${ctx.runbook}`);
@@ -50,7 +54,10 @@ function formatAsset(ctx: IncidentContext, clock: Clock): ContextLines {
 }
 
 function formatUnknown(ctx: IncidentContext): ContextLines {
-  const lines = [`${ctx.alertname ?? 'This alert group'} has no entry in the context catalog`, ...escalationLines(ctx)];
+  const lines = [
+    `${ctx.alertname ?? 'This alert group'} has no entry in the context catalog`,
+    ...escalationLines(ctx),
+  ];
   if (ctx.runbook !== undefined) lines.push(`Runbook: ${ctx.runbook}`);
   return { heading: 'No catalog context', lines: lines.map(oneLine) };
 }
@@ -58,7 +65,11 @@ function formatUnknown(ctx: IncidentContext): ContextLines {
 function assetHeading(ctx: IncidentContext): string {
   const [only] = ctx.vehicles;
   const shipments = ctx.vehicles.flatMap((entry) => entry.shipments);
-  const cargo = [...new Set(shipments.map((shipment) => shipment.cargoClass?.label ?? shipment.cargoClassId).filter(Boolean))];
+  const cargo = [
+    ...new Set(
+      shipments.map((shipment) => shipment.cargoClass?.label ?? shipment.cargoClassId).filter(Boolean),
+    ),
+  ];
   const what =
     ctx.vehicles.length === 1 && only !== undefined
       ? only.subject
@@ -68,14 +79,20 @@ function assetHeading(ctx: IncidentContext): string {
 
 function formatAssetEntry(entry: AssetEntry, ctx: IncidentContext, clock: Clock): string {
   const parts: string[] = [entry.subject];
-  if (entry.vehicleId !== undefined && !entry.vehicleKnown && ctx.unavailable === undefined) parts.push('not in the dispatch system');
+  if (entry.vehicleId !== undefined && !entry.vehicleKnown && ctx.unavailable === undefined)
+    parts.push('not in the dispatch system');
   if (entry.driver !== undefined) parts.push(`driver ${entry.driver.name}`);
   if (entry.depot !== undefined) parts.push(`depot ${entry.depot}`);
   // In a group of several alert names, say which ones this vehicle has.
   if (ctx.alertname === undefined && entry.alertnames.length > 0) parts.push(entry.alertnames.join(', '));
 
   if (entry.shipments.length === 0) {
-    const reading = [entry.measuredTempC === undefined ? undefined : formatCelsius(entry.measuredTempC), firingFor(entry)].filter(Boolean).join(' ');
+    const reading = [
+      entry.measuredTempC === undefined ? undefined : formatCelsius(entry.measuredTempC),
+      firingFor(entry),
+    ]
+      .filter(Boolean)
+      .join(' ');
     if (reading !== '') parts.push(reading);
   }
   for (const shipment of entry.shipments) parts.push(...formatShipment(shipment, entry, clock));
@@ -87,31 +104,44 @@ function formatShipment(shipment: ShipmentFacts, entry: AssetEntry, clock: Clock
   let head = shipment.id;
   if (shipment.customer !== undefined) head += ` for ${shipment.customer}`;
   if (shipment.description !== undefined) head += `: ${shipment.description}`;
-  if (shipment.cargoClass !== undefined) head += ` (${shipment.cargoClass.label} ${formatRange(shipment.cargoClass)})`;
+  if (shipment.cargoClass !== undefined)
+    head += ` (${shipment.cargoClass.label} ${formatRange(shipment.cargoClass)})`;
   else if (shipment.cargoClassId !== undefined) head += ` (${shipment.cargoClassId})`;
   const parts = [head];
 
-  const duration = shipment.budget !== undefined ? shipment.budget.elapsedMinutes : entry.status === 'firing' ? entry.firingMinutes : undefined;
+  const duration =
+    shipment.budget !== undefined
+      ? shipment.budget.elapsedMinutes
+      : entry.status === 'firing'
+        ? entry.firingMinutes
+        : undefined;
   if (entry.measuredTempC !== undefined) {
     let reading = formatCelsius(entry.measuredTempC);
     if (shipment.deviation?.direction === 'within') reading += ', within range';
-    else if (shipment.deviation !== undefined) reading += `, ${formatCelsius(shipment.deviation.deltaC, true)} ${shipment.deviation.direction} range`;
+    else if (shipment.deviation !== undefined)
+      reading += `, ${formatCelsius(shipment.deviation.deltaC, true)} ${shipment.deviation.direction} range`;
     if (duration !== undefined) reading += ` for ${formatMinutes(duration)}`;
     parts.push(reading);
   } else if (duration !== undefined) {
     parts.push(`firing for ${formatMinutes(duration)}`);
   }
   if (shipment.budget !== undefined) {
-    parts.push(`budget used ${Math.floor(shipment.budget.usedPct)}% of ${formatMinutes(shipment.budget.allowanceMinutes)}`);
+    parts.push(
+      `budget used ${Math.floor(shipment.budget.usedPct)}% of ${formatMinutes(shipment.budget.allowanceMinutes)}`,
+    );
   }
   if (shipment.eta !== undefined) {
-    parts.push(`ETA ${clock.format(shipment.eta)}${shipment.etaAfterBudget === true ? ' (after budget runs out)' : ''}`);
+    parts.push(
+      `ETA ${clock.format(shipment.eta)}${shipment.etaAfterBudget === true ? ' (after budget runs out)' : ''}`,
+    );
   }
   return parts;
 }
 
 function firingFor(entry: AssetEntry): string | undefined {
-  return entry.status === 'firing' && entry.firingMinutes !== undefined ? `for ${formatMinutes(entry.firingMinutes)}` : undefined;
+  return entry.status === 'firing' && entry.firingMinutes !== undefined
+    ? `for ${formatMinutes(entry.firingMinutes)}`
+    : undefined;
 }
 
 function ownerAndFirstAction(ctx: IncidentContext): string[] {
@@ -127,7 +157,8 @@ function escalationLines(ctx: IncidentContext): string[] {
   if (escalation.reason === undefined) return [];
   const others = escalation.matches.length - 1;
   const more = others > 0 ? ` (+${others} more)` : '';
-  const lead = escalation.severity !== undefined ? `Escalated to ${escalation.severity}` : 'Escalation rule matched';
+  const lead =
+    escalation.severity !== undefined ? `Escalated to ${escalation.severity}` : 'Escalation rule matched';
   const lines = [`${lead}: ${escalation.reason}${more}`];
   if (escalation.addEmail.length > 0) lines.push(`Also notifying: ${escalation.addEmail.join(', ')}`);
   return lines;
@@ -137,7 +168,9 @@ export function formatRange(cargo: Pick<CargoClass, 'minC' | 'maxC'>): string {
   const { minC, maxC } = cargo;
   if (minC !== undefined && maxC !== undefined) {
     // "2–8 °C" reads well; "−25–−15" does not.
-    return minC >= 0 ? `${formatNumber(minC)}–${formatNumber(maxC)} °C` : `${formatNumber(minC)} to ${formatNumber(maxC)} °C`;
+    return minC >= 0
+      ? `${formatNumber(minC)}–${formatNumber(maxC)} °C`
+      : `${formatNumber(minC)} to ${formatNumber(maxC)} °C`;
   }
   if (maxC !== undefined) return `≤ ${formatNumber(maxC)} °C`;
   if (minC !== undefined) return `≥ ${formatNumber(minC)} °C`;
@@ -175,19 +208,41 @@ interface Clock {
   format(time: Date): string;
 }
 
-function createClock(timeZone: string, now: Date): Clock {
-  const time = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+function createClock(requestedZone: string, now: Date): Clock {
+  const timeZone = isKnownTimeZone(requestedZone) ? requestedZone : 'UTC';
+  const time = new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  });
   const day = new Intl.DateTimeFormat('en-GB', { timeZone, day: 'numeric', month: 'short' });
-  const calendarDay = new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: 'numeric', day: 'numeric' });
+  const calendarDay = new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+  });
   const zone = new Intl.DateTimeFormat('en-GB', { timeZone, timeZoneName: 'short' });
   const today = calendarDay.format(now);
   return {
     format(instant) {
-      const zoneName = zone.formatToParts(instant).find((part) => part.type === 'timeZoneName')?.value ?? timeZone;
+      const zoneName =
+        zone.formatToParts(instant).find((part) => part.type === 'timeZoneName')?.value ?? timeZone;
       const date = calendarDay.format(instant) === today ? '' : `${day.format(instant)} `;
       return `${date}${time.format(instant)} ${zoneName}`;
     },
   };
+}
+
+/** A mistyped zone must cost the message its local times, not the whole message. */
+function isKnownTimeZone(timeZone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-GB', { timeZone });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Label values are untrusted text; a newline in one must not split a line in two. */

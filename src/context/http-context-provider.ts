@@ -74,7 +74,10 @@ export class HttpContextProvider implements ContextProvider {
 
     const route = `GET /${collection}/${id}`;
     if (!this.breaker.tryAcquire()) {
-      throw new ContextLookupError('circuit-open', `dispatch API circuit open after repeated failures (${route} not attempted)`);
+      throw new ContextLookupError(
+        'circuit-open',
+        `dispatch API circuit open after repeated failures (${route} not attempted)`,
+      );
     }
     let body: string | undefined;
     let value: T | undefined;
@@ -82,7 +85,11 @@ export class HttpContextProvider implements ContextProvider {
       body = await this.request(`${this.baseUrl}/${collection}/${encodeURIComponent(id)}`, route);
       if (body !== undefined) {
         const parsed = parseJson(body, parse);
-        if (!parsed.ok) throw new ContextLookupError('invalid-response', `dispatch API sent an invalid body for ${route}: ${parsed.problem}`);
+        if (!parsed.ok)
+          throw new ContextLookupError(
+            'invalid-response',
+            `dispatch API sent an invalid body for ${route}: ${parsed.problem}`,
+          );
         value = parsed.value;
       }
     } catch (error: unknown) {
@@ -90,7 +97,11 @@ export class HttpContextProvider implements ContextProvider {
       throw error;
     }
     this.breaker.recordSuccess();
-    this.writeCache(cacheKey, body ?? NOT_FOUND, body === undefined ? this.notFoundTtlSeconds : this.cacheTtlSeconds);
+    this.writeCache(
+      cacheKey,
+      body ?? NOT_FOUND,
+      body === undefined ? this.notFoundTtlSeconds : this.cacheTtlSeconds,
+    );
     return value;
   }
 
@@ -105,15 +116,26 @@ export class HttpContextProvider implements ContextProvider {
       }
       if (!response.ok) {
         await response.body?.cancel();
-        throw new ContextLookupError('http-error', `dispatch API answered HTTP ${response.status} to ${route}`);
+        throw new ContextLookupError(
+          'http-error',
+          `dispatch API answered HTTP ${response.status} to ${route}`,
+        );
       }
       return await response.text();
     } catch (error: unknown) {
       if (error instanceof ContextLookupError) throw error;
       if (signal.aborted) {
-        throw new ContextLookupError('timeout', `dispatch API did not answer ${route} within ${this.timeoutMs} ms`, { cause: error });
+        throw new ContextLookupError(
+          'timeout',
+          `dispatch API did not answer ${route} within ${this.timeoutMs} ms`,
+          { cause: error },
+        );
       }
-      throw new ContextLookupError('network', `dispatch API unreachable for ${route}: ${describeFetchError(error)}`, { cause: error });
+      throw new ContextLookupError(
+        'network',
+        `dispatch API unreachable for ${route}: ${describeFetchError(error)}`,
+        { cause: error },
+      );
     }
   }
 
@@ -144,7 +166,10 @@ function parseWith<S extends z.ZodType>(schema: S): ParseEntity<z.output<S>> {
     const result = schema.safeParse(data);
     if (result.success) return { ok: true, value: result.data };
     const issue = result.error.issues[0];
-    return { ok: false, problem: issue ? `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}` : 'invalid' };
+    return {
+      ok: false,
+      problem: issue ? `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}` : 'invalid',
+    };
   };
 }
 
@@ -161,6 +186,7 @@ function parseJson<T>(text: string, parse: ParseEntity<T>): ReturnType<ParseEnti
 function describeFetchError(error: unknown): string {
   // undici reports "fetch failed" and keeps the useful part (ECONNREFUSED, ENOTFOUND) in `cause`.
   const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
-  if (typeof cause === 'object' && cause !== null && 'code' in cause && typeof cause.code === 'string') return cause.code;
+  if (typeof cause === 'object' && cause !== null && 'code' in cause && typeof cause.code === 'string')
+    return cause.code;
   return describeError(cause);
 }

@@ -21,7 +21,15 @@ import {
 } from './derived-facts.js';
 import { type EscalationOutcome, type EscalationSubject, evaluateEscalation } from './escalation.js';
 import { buildSilenceUrl, buildVehicleDashboardUrl, resolveDashboardUrl, silenceMatchers } from './links.js';
-import type { AlertStatus, AssetContext, ContextAlert, Driver, ResolvedAssetContext, UnavailableReason, Vehicle } from './types.js';
+import type {
+  AlertStatus,
+  AssetContext,
+  ContextAlert,
+  Driver,
+  ResolvedAssetContext,
+  UnavailableReason,
+  Vehicle,
+} from './types.js';
 
 export type IncidentKind = 'infrastructure' | 'asset' | 'unknown';
 
@@ -112,11 +120,20 @@ export function buildIncidentContext(
   const alertname = commonLabels.alertname ?? singleValue(alerts.map(alertnameOf));
   const entry = findAlertEntry(alertname, alerts, catalog);
   const kind: IncidentKind =
-    entry?.scope === 'asset' || alerts.some(hasAssetLabels) ? 'asset' : entry !== undefined || findLabelledService(commonLabels, catalog) ? 'infrastructure' : 'unknown';
+    entry?.scope === 'asset' || alerts.some(hasAssetLabels)
+      ? 'asset'
+      : entry !== undefined || findLabelledService(commonLabels, catalog)
+        ? 'infrastructure'
+        : 'unknown';
   const service = kind === 'unknown' ? undefined : findService(entry, alerts, commonLabels, catalog);
 
   const vehicles = kind === 'asset' ? buildAssetEntries(alerts, catalog, assets, now) : [];
-  const escalation = evaluateEscalation(escalationSubjects(alerts, catalog, assets), input.severity, catalog.escalation, now);
+  const escalation = evaluateEscalation(
+    escalationSubjects(alerts, catalog, assets),
+    input.severity,
+    catalog.escalation,
+    now,
+  );
 
   return {
     kind,
@@ -131,20 +148,32 @@ export function buildIncidentContext(
     firstAction: entry?.firstAction,
     // The rule's own annotation is the most specific runbook; the catalog fills in when it has none.
     runbook: commonAnnotation(alerts, 'runbook_url') ?? entry?.runbook ?? service?.runbook,
-    dashboard: service?.dashboard === undefined ? undefined : resolveDashboardUrl(catalog.links.grafana, service.dashboard),
+    dashboard:
+      service?.dashboard === undefined
+        ? undefined
+        : resolveDashboardUrl(catalog.links.grafana, service.dashboard),
     vehicles,
     escalation,
     nextRecheckAt: escalation.nextRecheckAt,
     links: {
-      silence: buildSilenceUrl(catalog.links.alertmanager, silenceMatchers(nonEmpty(commonLabels) ?? alerts[0]?.labels ?? {})),
+      silence: buildSilenceUrl(
+        catalog.links.alertmanager,
+        silenceMatchers(nonEmpty(commonLabels) ?? alerts[0]?.labels ?? {}),
+      ),
       generator: representativeAlert(alerts)?.generatorURL,
     },
-    unavailable: resolved.unavailable ? { reason: resolved.reason ?? 'context lookup failed', code: resolved.reasonCode } : undefined,
+    unavailable: resolved.unavailable
+      ? { reason: resolved.reason ?? 'context lookup failed', code: resolved.reasonCode }
+      : undefined,
     evaluatedAt: now,
   };
 }
 
-function findAlertEntry(alertname: string | undefined, alerts: readonly ContextAlert[], catalog: ContextCatalog): AlertEntry | undefined {
+function findAlertEntry(
+  alertname: string | undefined,
+  alerts: readonly ContextAlert[],
+  catalog: ContextCatalog,
+): AlertEntry | undefined {
   if (alertname !== undefined) return catalog.alerts.get(alertname);
   // A group of several alert names (group_by vehicle_id): describe it by its first catalogued firing alert.
   const ordered = [...alerts].sort((a, b) => Number(b.status === 'firing') - Number(a.status === 'firing'));
@@ -156,7 +185,10 @@ function findAlertEntry(alertname: string | undefined, alerts: readonly ContextA
   return undefined;
 }
 
-function findLabelledService(labels: Readonly<Record<string, string>>, catalog: ContextCatalog): ServiceEntry | undefined {
+function findLabelledService(
+  labels: Readonly<Record<string, string>>,
+  catalog: ContextCatalog,
+): ServiceEntry | undefined {
   const id = labels.service;
   return id === undefined ? undefined : catalog.services.get(id);
 }
@@ -178,7 +210,12 @@ function findService(
   return (entry && catalog.services.get(entry.service)) ?? findLabelledService(commonLabels, catalog);
 }
 
-function buildAssetEntries(alerts: readonly ContextAlert[], catalog: ContextCatalog, assets: AssetContext, now: Date): AssetEntry[] {
+function buildAssetEntries(
+  alerts: readonly ContextAlert[],
+  catalog: ContextCatalog,
+  assets: AssetContext,
+  now: Date,
+): AssetEntry[] {
   const groups = new Map<string, ContextAlert[]>();
   for (const alert of alerts) {
     const key = assetKey(alert);
@@ -198,7 +235,12 @@ function assetKey(alert: ContextAlert): string {
   return place === '' ? `alert:${alert.fingerprint}` : `place:${place}`;
 }
 
-function buildAssetEntry(alerts: readonly ContextAlert[], catalog: ContextCatalog, assets: AssetContext, now: Date): AssetEntry {
+function buildAssetEntry(
+  alerts: readonly ContextAlert[],
+  catalog: ContextCatalog,
+  assets: AssetContext,
+  now: Date,
+): AssetEntry {
   const vehicleId = singleValue(alerts.map(vehicleIdOf));
   const vehicle = vehicleId === undefined ? undefined : assets.vehicles.get(vehicleId);
   const firing = alerts.filter((alert) => alert.status === 'firing');
@@ -210,7 +252,10 @@ function buildAssetEntry(alerts: readonly ContextAlert[], catalog: ContextCatalo
   const place = [depotLabel, zone].filter(Boolean).join(' ');
 
   return {
-    subject: vehicleId ?? singleValue(alerts.map(shipmentIdOf)) ?? (place || (singleValue(alerts.map(alertnameOf)) ?? 'asset')),
+    subject:
+      vehicleId ??
+      singleValue(alerts.map(shipmentIdOf)) ??
+      (place || (singleValue(alerts.map(alertnameOf)) ?? 'asset')),
     vehicleId,
     vehicleKnown: vehicle !== undefined,
     status: firing.length > 0 ? 'firing' : 'resolved',
@@ -221,8 +266,11 @@ function buildAssetEntry(alerts: readonly ContextAlert[], catalog: ContextCatalo
     reeferUnit: vehicle?.reeferUnit,
     measuredTempC,
     firingSince,
-    firingMinutes: firingSince === undefined ? undefined : Math.max(0, now.getTime() - firingSince.getTime()) / 60_000,
-    shipments: shipmentIds.map((id) => buildShipmentFacts(id, alerts, vehicle, catalog, assets, measuredTempC, now)),
+    firingMinutes:
+      firingSince === undefined ? undefined : Math.max(0, now.getTime() - firingSince.getTime()) / 60_000,
+    shipments: shipmentIds.map((id) =>
+      buildShipmentFacts(id, alerts, vehicle, catalog, assets, measuredTempC, now),
+    ),
     links: {
       silence: buildSilenceUrl(catalog.links.alertmanager, silenceMatchers(commonLabelsOf(alerts))),
       dashboard:
@@ -255,7 +303,9 @@ function buildShipmentFacts(
       .map((alert) => parseTime(alert.startsAt)),
   );
   const budget =
-    cargoClass !== undefined && budgetStart !== undefined ? excursionBudget(budgetStart, now, cargoClass.excursionAllowanceMinutes) : undefined;
+    cargoClass !== undefined && budgetStart !== undefined
+      ? excursionBudget(budgetStart, now, cargoClass.excursionAllowanceMinutes)
+      : undefined;
 
   return {
     id,
@@ -267,13 +317,20 @@ function buildShipmentFacts(
     cargoClassId,
     cargoClass,
     eta,
-    deviation: cargoClass !== undefined && measuredTempC !== undefined ? temperatureDeviation(measuredTempC, cargoClass) : undefined,
+    deviation:
+      cargoClass !== undefined && measuredTempC !== undefined
+        ? temperatureDeviation(measuredTempC, cargoClass)
+        : undefined,
     budget,
     etaAfterBudget: budget !== undefined && eta !== undefined ? isEtaAfterBudget(eta, budget) : undefined,
   };
 }
 
-function escalationSubjects(alerts: readonly ContextAlert[], catalog: ContextCatalog, assets: AssetContext): EscalationSubject[] {
+function escalationSubjects(
+  alerts: readonly ContextAlert[],
+  catalog: ContextCatalog,
+  assets: AssetContext,
+): EscalationSubject[] {
   return alerts.flatMap((alert) => {
     const startsAt = parseTime(alert.startsAt);
     if (startsAt === undefined) return [];
@@ -292,11 +349,20 @@ function escalationSubjects(alerts: readonly ContextAlert[], catalog: ContextCat
     const shipmentIds = shipmentIdsConcerned(alert, vehicle);
     if (shipmentIds.length === 0) {
       const cargoClassId = cargoClassOf(alert);
-      return [{ ...base, cargoClass: cargoClassId === undefined ? undefined : catalog.cargoClasses.get(cargoClassId) }];
+      return [
+        {
+          ...base,
+          cargoClass: cargoClassId === undefined ? undefined : catalog.cargoClasses.get(cargoClassId),
+        },
+      ];
     }
     return shipmentIds.map((shipmentId) => {
       const cargoClassId = assets.shipments.get(shipmentId)?.cargoClass ?? cargoClassOf(alert);
-      return { ...base, shipmentId, cargoClass: cargoClassId === undefined ? undefined : catalog.cargoClasses.get(cargoClassId) };
+      return {
+        ...base,
+        shipmentId,
+        cargoClass: cargoClassId === undefined ? undefined : catalog.cargoClasses.get(cargoClassId),
+      };
     });
   });
 }
@@ -326,14 +392,20 @@ function representativeAlert(alerts: readonly ContextAlert[]): ContextAlert | un
 }
 
 function commonAnnotation(alerts: readonly ContextAlert[], name: string): string | undefined {
-  return singleValue(alerts.map((alert) => (Object.hasOwn(alert.annotations, name) ? alert.annotations[name] : undefined)));
+  return singleValue(
+    alerts.map((alert) => (Object.hasOwn(alert.annotations, name) ? alert.annotations[name] : undefined)),
+  );
 }
 
 /** Labels every alert of the list shares with the same value. */
 function commonLabelsOf(alerts: readonly ContextAlert[]): Record<string, string> {
   const [first, ...rest] = alerts;
   if (first === undefined) return {};
-  return Object.fromEntries(Object.entries(first.labels).filter(([name, value]) => rest.every((alert) => alert.labels[name] === value)));
+  return Object.fromEntries(
+    Object.entries(first.labels).filter(([name, value]) =>
+      rest.every((alert) => alert.labels[name] === value),
+    ),
+  );
 }
 
 /** The value when all present values agree (and at least one is present). */

@@ -1,7 +1,14 @@
 import { shipmentIdOf, uniqueDefined, vehicleIdOf } from './alert-labels.js';
 import { describeError } from './config-file.js';
 import { ContextLookupError } from './context-lookup-error.js';
-import type { ContextAlert, ContextProvider, ResolvedAssetContext, Shipment, UnavailableReason, Vehicle } from './types.js';
+import type {
+  ContextAlert,
+  ContextProvider,
+  ResolvedAssetContext,
+  Shipment,
+  UnavailableReason,
+  Vehicle,
+} from './types.js';
 
 export interface ResolveAssetContextOptions {
   /** Overall budget for every lookup of the group; past it, whatever arrived is used. */
@@ -10,7 +17,10 @@ export interface ResolveAssetContextOptions {
   onUnavailable?: (reason: UnavailableReason, detail: string) => void;
 }
 
-export const EMPTY_ASSET_CONTEXT: ResolvedAssetContext['assets'] = { vehicles: new Map(), shipments: new Map() };
+export const EMPTY_ASSET_CONTEXT: ResolvedAssetContext['assets'] = {
+  vehicles: new Map(),
+  shipments: new Map(),
+};
 
 /**
  * Looks up the vehicles and shipments the alerts name. Never throws and never waits past the
@@ -27,28 +37,49 @@ export async function resolveAssetContext(
   const shipments = new Map<string, Shipment>();
   const failures: ContextLookupError[] = [];
 
-  const settle = async <T>(lookup: () => Promise<T | undefined>, store: (value: T) => void): Promise<void> => {
+  const settle = async <T>(
+    lookup: () => Promise<T | undefined>,
+    store: (value: T) => void,
+  ): Promise<void> => {
     try {
       const value = await lookup();
       if (value !== undefined) store(value);
     } catch (error: unknown) {
-      failures.push(error instanceof ContextLookupError ? error : new ContextLookupError('error', describeError(error), { cause: error }));
+      failures.push(
+        error instanceof ContextLookupError
+          ? error
+          : new ContextLookupError('error', describeError(error), { cause: error }),
+      );
     }
   };
 
   const lookUpAll = async (): Promise<void> => {
+    const getShipment = (id: string): Promise<void> =>
+      settle(
+        () => provider.getShipment(id),
+        (shipment) => shipments.set(id, shipment),
+      );
+    // Shipments named by the alerts are fetched alongside the vehicles; only the ones an alert
+    // reaches through its vehicle's load have to wait for the vehicle.
+    const namedShipmentIds = uniqueDefined(alerts.map(shipmentIdOf));
     const vehicleIds = uniqueDefined(alerts.map(vehicleIdOf));
-    await Promise.all(vehicleIds.map((id) => settle(() => provider.getVehicle(id), (vehicle) => vehicles.set(id, vehicle))));
-    // An alert naming its shipment concerns that one; otherwise everything the vehicle carries.
-    const shipmentIds = uniqueDefined(
+    await Promise.all([
+      ...vehicleIds.map((id) =>
+        settle(
+          () => provider.getVehicle(id),
+          (vehicle) => vehicles.set(id, vehicle),
+        ),
+      ),
+      ...namedShipmentIds.map(getShipment),
+    ]);
+    const carriedShipmentIds = uniqueDefined(
       alerts.flatMap((alert) => {
-        const named = shipmentIdOf(alert);
-        if (named !== undefined) return [named];
         const vehicleId = vehicleIdOf(alert);
-        return vehicleId === undefined ? [] : (vehicles.get(vehicleId)?.shipmentIds ?? []);
+        if (shipmentIdOf(alert) !== undefined || vehicleId === undefined) return [];
+        return vehicles.get(vehicleId)?.shipmentIds ?? [];
       }),
-    );
-    await Promise.all(shipmentIds.map((id) => settle(() => provider.getShipment(id), (shipment) => shipments.set(id, shipment))));
+    ).filter((id) => !namedShipmentIds.includes(id));
+    await Promise.all(carriedShipmentIds.map(getShipment));
   };
 
   let timer: NodeJS.Timeout | undefined;
@@ -66,14 +97,18 @@ export async function resolveAssetContext(
   const assets = { vehicles: new Map(vehicles), shipments: new Map(shipments) };
   const failure =
     failures[0] ??
-    (outcome === 'deadline' ? new ContextLookupError('deadline', `context lookups did not finish within ${deadlineMs} ms`) : undefined);
+    (outcome === 'deadline'
+      ? new ContextLookupError('deadline', `context lookups did not finish within ${deadlineMs} ms`)
+      : undefined);
   if (failure === undefined) return { assets, unavailable: false };
 
+  const others = failures.length - 1;
+  const reason =
+    failure.message + (others > 0 ? ` (and ${others} more failed lookup${others === 1 ? '' : 's'})` : '');
   try {
-    options.onUnavailable?.(failure.code, failure.message);
+    options.onUnavailable?.(failure.code, reason);
   } catch {
     // A broken metrics hook is not a reason to lose the context we have.
   }
-  const more = failures.length > 1 ? ` (+${failures.length - 1} more failed lookups)` : '';
-  return { assets, unavailable: true, reason: failure.message + more, reasonCode: failure.code };
+  return { assets, unavailable: true, reason, reasonCode: failure.code };
 }

@@ -64,7 +64,14 @@ export interface AssetContext {
 }
 
 /** Why asset context is missing; low-cardinality so it can label a metric. */
-export type UnavailableReason = 'timeout' | 'deadline' | 'circuit-open' | 'http-error' | 'network' | 'invalid-response' | 'error';
+export type UnavailableReason =
+  | 'timeout'
+  | 'deadline'
+  | 'circuit-open'
+  | 'http-error'
+  | 'network'
+  | 'invalid-response'
+  | 'error';
 
 export interface ResolvedAssetContext {
   assets: AssetContext;

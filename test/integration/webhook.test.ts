@@ -56,7 +56,7 @@ describe('authentication', () => {
 
   it('refuses a missing or wrong token with 401 and no detail, storing nothing', async () => {
     const body = inGroup(fixture('firing-high-cpu'), 'auth-wrong');
-    for (const headers of [{}, { authorization: 'Bearer nope' }, { authorization: `Basic ${Buffer.from('x:nope').toString('base64')}` }]) {
+    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer nope' }, { authorization: `Basic ${Buffer.from('x:nope').toString('base64')}` }]) {
       const res = await postJson(webhook(), body, headers);
       expect(res.status).toBe(401);
       expect(res.json()).toEqual({ error: { code: 'unauthorized', message: 'unauthorized' } });

@@ -1,0 +1,623 @@
+/**
+ * A fake Slack Web API on a real loopback port. The relay talks to it through the real @slack/web-api
+ * WebClient (slackApiUrl = fake.url), so serialisation, headers, status handling and retries are all
+ * exercised exactly as in production; only Slack's side is simulated.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Known Slack error codes for autocompletion; any other string is accepted too. */
+export type SlackErrorCode =
+  | 'invalid_blocks'
+  | 'invalid_blocks_format'
+  | 'not_in_channel'
+  | 'channel_not_found'
+  | 'invalid_auth'
+  | 'not_authed'
+  | 'account_inactive'
+  | 'token_revoked'
+  | 'is_archived'
+  | 'msg_too_long'
+  | 'no_text'
+  | 'internal_error'
+  | 'fatal_error'
+  | (string & Record<never, never>);
+
+export type SlackFault =
+  /** HTTP 429 with Retry-After, as Slack's rate limiter answers. */
+  | { kind: 'rateLimited'; retryAfterSeconds: number }
+  /** A gateway/server failure: WebClient raises WebAPIHTTPError (and retries it unless retries is 0). */
+  | { kind: 'http'; status: 500 | 502 | 503 | 504 }
+  /** Never answer: the socket is held until the client gives up, reset() or close(). */
+  | { kind: 'timeout' }
+  /** HTTP 200 `{ok:false, error}`: WebClient raises WebAPIPlatformError. */
+  | { kind: 'error'; error: SlackErrorCode };
+
+export interface SlackResponseBody {
+  ok: boolean;
+  error?: string;
+  [key: string]: unknown;
+}
+
+export interface SlackCallResponse {
+  /** 0 when the request was held by a timeout fault and never answered. */
+  status: number;
+  /** null when nothing was answered (timeout fault). */
+  body: SlackResponseBody | null;
+}
+
+export interface SlackCall {
+  /** API method, e.g. 'chat.postMessage'; the raw path for requests outside /api/. */
+  method: string;
+  /**
+   * Arguments as sent. Form values stay strings ('true', '1795660000.000100') except `blocks`,
+   * `attachments` and `metadata`, which are JSON-decoded back into objects when they parse.
+   */
+  body: Record<string, unknown>;
+  token: string | undefined;
+  /** Receipt time from the `now` option (Date.now by default). */
+  at: number;
+  response: SlackCallResponse;
+  /** The injected fault that produced the response, if any. */
+  fault: SlackFault | undefined;
+}
+
+export interface FakeSlackMessage {
+  ts: string;
+  /** Channel id, never the name. */
+  channel: string;
+  text: string | undefined;
+  blocks: unknown[] | undefined;
+  attachments: unknown[] | undefined;
+  metadata: unknown;
+  /** Root message ts of the thread, for replies only. */
+  thread_ts?: string;
+  reply_broadcast?: boolean;
+  /** How many chat.update calls succeeded against this message. */
+  updates: number;
+}
+
+export interface RateLimitPerChannel {
+  perSecond: number;
+  retryAfterSeconds: number;
+}
+
+export interface FakeSlackOptions {
+  /** Bot tokens accepted in `Authorization: Bearer`. Default `['xoxb-test-token']`. */
+  tokens?: string[];
+  /** Channel name (without '#') → id. Default: alerts-critical/warning/info/qa → C0CRIT/C0WARN/C0INFO/C0QA. */
+  channels?: Record<string, string>;
+  /** Per-channel pacing for chat.postMessage/chat.update, like Slack's ~1 message/s/channel limit. */
+  rateLimitPerChannel?: RateLimitPerChannel;
+  /** Clock for `at` and the per-channel limiter; injectable so pacing tests need not sleep. */
+  now?: () => number;
+}
+
+export interface FakeSlack {
+  /** Base URL for WebClient's `slackApiUrl`, e.g. `http://127.0.0.1:PORT/api/`. */
+  readonly url: string;
+  readonly port: number;
+  /** Every request in the order it was handled; cleared in place by reset(). */
+  readonly calls: SlackCall[];
+  /** Posted messages (top-level and replies) keyed by ts, in posting order; cleared in place by reset(). */
+  readonly messages: Map<string, FakeSlackMessage>;
+  /** Channel name → id as configured. */
+  readonly channels: ReadonlyMap<string, string>;
+  /** Number of 429 answers sent, from the per-channel limiter and from injected rateLimited faults. */
+  readonly rateLimitedCount: number;
+  /** Can be changed at runtime; undefined disables the limiter. */
+  rateLimitPerChannel: RateLimitPerChannel | undefined;
+  /** Calls to one method, e.g. `callsTo('chat.postMessage')`. */
+  callsTo(method: string): SlackCall[];
+  /** Non-reply messages, optionally only those of one channel (id, name or #name). Broadcast replies are not included. */
+  topLevelMessages(channel?: string): FakeSlackMessage[];
+  /** Replies in the thread rooted at `ts`, oldest first. */
+  replies(ts: string): FakeSlackMessage[];
+  /**
+   * Make the next `times` calls to `method` ('*' for any method) fail with `fault`. Faults queue in the
+   * order given and are applied before authentication and validation, as transport failures would be.
+   */
+  failNext(method: string, fault: SlackFault, times?: number): void;
+  /** Poll until `predicate` holds; a predicate that throws counts as not yet satisfied. */
+  waitFor(predicate: (fake: FakeSlack) => boolean, timeoutMs?: number): Promise<void>;
+  /** Clears calls, messages, queued faults, limiter state and rateLimitedCount, and drops held requests. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_SLACK_TOKEN = 'xoxb-test-token';
+export const DEFAULT_SLACK_CHANNELS: Readonly<Record<string, string>> = {
+  'alerts-critical': 'C0CRIT',
+  'alerts-warning': 'C0WARN',
+  'alerts-info': 'C0INFO',
+  'alerts-qa': 'C0QA',
+};
+
+const TEAM = {
+  team: 'Cold Chain',
+  team_id: 'T0001',
+  user: 'relay',
+  user_id: 'U0001',
+  bot_id: 'B0001',
+} as const;
+// Fields whose values WebClient JSON-encodes into a single form field.
+const JSON_FIELDS = ['blocks', 'attachments', 'metadata'] as const;
+const MAX_BLOCKS = 50;
+const MAX_TEXT = 40_000;
+
+interface Outcome {
+  status: number;
+  body: SlackResponseBody;
+  headers?: Record<string, string>;
+}
+
+type Content =
+  | { error: string }
+  | {
+      error?: undefined;
+      text: string | undefined;
+      blocks: unknown[] | undefined;
+      attachments: unknown[] | undefined;
+      metadata: unknown;
+    };
+
+const ok = (fields: Record<string, unknown> = {}): Outcome => ({
+  status: 200,
+  body: { ok: true, ...fields },
+});
+// Slack reports almost every failure as HTTP 200 with ok:false; WebClient relies on that.
+const fail = (error: string): Outcome => ({ status: 200, body: { ok: false, error } });
+const rateLimited = (retryAfterSeconds: number): Outcome => ({
+  status: 429,
+  headers: { 'retry-after': String(retryAfterSeconds) },
+  body: { ok: false, error: 'ratelimited' },
+});
+
+function asString(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return undefined;
+}
+
+function asFlag(value: unknown): boolean {
+  return value === true || value === 'true' || value === '1' || value === 1;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function summarize(call: SlackCall): string {
+  if (call.response.status === 0) return `${call.method}(held)`;
+  const error = call.response.body?.error;
+  return `${call.method}(${call.response.status}${error ? `:${error}` : ''})`;
+}
+
+class FakeSlackServer implements FakeSlack {
+  readonly calls: SlackCall[] = [];
+  readonly messages = new Map<string, FakeSlackMessage>();
+  readonly channels: ReadonlyMap<string, string>;
+  rateLimitPerChannel: RateLimitPerChannel | undefined;
+  url = '';
+  port = 0;
+
+  private readonly server: Server;
+  private readonly tokens: ReadonlySet<string>;
+  private readonly channelIds: ReadonlySet<string>;
+  private readonly now: () => number;
+  private readonly faults: { method: string; fault: SlackFault; remaining: number }[] = [];
+  private readonly lastAccepted = new Map<string, number>();
+  private readonly held = new Set<ServerResponse>();
+  private lastTsMicros = 0;
+  private limited = 0;
+  private closed: Promise<void> | undefined;
+
+  constructor(options: FakeSlackOptions) {
+    this.tokens = new Set(options.tokens ?? [DEFAULT_SLACK_TOKEN]);
+    this.channels = new Map(Object.entries(options.channels ?? DEFAULT_SLACK_CHANNELS));
+    this.channelIds = new Set(this.channels.values());
+    this.rateLimitPerChannel = options.rateLimitPerChannel;
+    this.now = options.now ?? Date.now;
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        // A bug in the fake must fail loudly in the test, not look like a Slack outage the relay survives.
+        const message = error instanceof Error ? error.stack : String(error);
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`fake-slack crashed: ${message}`);
+      });
+    });
+  }
+
+  get rateLimitedCount(): number {
+    return this.limited;
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(0, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const { port } = this.server.address() as AddressInfo;
+    this.port = port;
+    this.url = `http://127.0.0.1:${port}/api/`;
+  }
+
+  callsTo(method: string): SlackCall[] {
+    return this.calls.filter((call) => call.method === method);
+  }
+
+  topLevelMessages(channel?: string): FakeSlackMessage[] {
+    const id = channel === undefined ? undefined : (this.resolveChannel(channel) ?? channel);
+    return [...this.messages.values()].filter(
+      (m) => m.thread_ts === undefined && (id === undefined || m.channel === id),
+    );
+  }
+
+  replies(ts: string): FakeSlackMessage[] {
+    return [...this.messages.values()].filter((m) => m.thread_ts === ts);
+  }
+
+  failNext(method: string, fault: SlackFault, times = 1): void {
+    if (!Number.isInteger(times) || times < 1)
+      throw new RangeError(`failNext: times must be a positive integer, got ${times}`);
+    this.faults.push({ method, fault, remaining: times });
+  }
+
+  async waitFor(predicate: (fake: FakeSlack) => boolean, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let lastError: unknown;
+    for (;;) {
+      try {
+        if (predicate(this)) return;
+        lastError = undefined;
+      } catch (error) {
+        lastError = error;
+      }
+      if (Date.now() >= deadline) {
+        const seen = this.calls.length ? this.calls.map(summarize).join(', ') : 'none';
+        const cause = lastError instanceof Error ? `; predicate threw: ${lastError.message}` : '';
+        throw new Error(
+          `fake-slack: waitFor timed out after ${timeoutMs}ms; ${this.calls.length} calls: ${seen}${cause}`,
+        );
+      }
+      await sleep(10);
+    }
+  }
+
+  reset(): void {
+    this.calls.length = 0;
+    this.messages.clear();
+    this.faults.length = 0;
+    this.lastAccepted.clear();
+    this.limited = 0;
+    // A request held for the previous test would otherwise leak into the next one's timing.
+    this.releaseHeld();
+  }
+
+  close(): Promise<void> {
+    this.closed ??= new Promise<void>((resolve) => {
+      this.releaseHeld();
+      this.server.close(() => resolve());
+      // fetch (undici) keeps idle keep-alive sockets open; without this close() would wait for them.
+      this.server.closeAllConnections();
+    });
+    return this.closed;
+  }
+
+  private releaseHeld(): void {
+    for (const res of this.held) res.socket?.destroy();
+    this.held.clear();
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const at = this.now();
+    const url = new URL(req.url ?? '/', 'http://fake-slack');
+    const raw = await readBody(req);
+    const token = bearer(req.headers.authorization);
+
+    if (!url.pathname.startsWith('/api/')) {
+      // Recorded so that a slackApiUrl missing '/api/' shows up in waitFor's timeout message.
+      const body: SlackResponseBody = { ok: false, error: 'not_found' };
+      this.calls.push({
+        method: url.pathname,
+        body: {},
+        token,
+        at,
+        response: { status: 404, body },
+        fault: undefined,
+      });
+      send(res, { status: 404, body });
+      return;
+    }
+
+    const method = decodeURIComponent(url.pathname.slice('/api/'.length));
+    const parsed = await parseArgs(raw, req.headers['content-type'], url.searchParams);
+    const args = parsed.args;
+    const callToken = token ?? asString(args.token);
+
+    const fault = this.takeFault(method);
+    if (fault?.kind === 'timeout') {
+      this.calls.push({
+        method,
+        body: args,
+        token: callToken,
+        at,
+        response: { status: 0, body: null },
+        fault,
+      });
+      this.held.add(res);
+      res.on('close', () => this.held.delete(res));
+      return;
+    }
+
+    let outcome: Outcome;
+    if (fault) outcome = this.faultOutcome(fault);
+    else if (parsed.error) outcome = fail(parsed.error);
+    else outcome = this.dispatch(method, args, callToken, at);
+
+    if (outcome.status === 429) this.limited++;
+    this.calls.push({
+      method,
+      body: args,
+      token: callToken,
+      at,
+      response: { status: outcome.status, body: outcome.body },
+      fault,
+    });
+    send(res, outcome);
+  }
+
+  private takeFault(method: string): SlackFault | undefined {
+    const index = this.faults.findIndex((f) => f.method === method || f.method === '*');
+    const entry = this.faults[index];
+    if (!entry) return undefined;
+    entry.remaining--;
+    if (entry.remaining <= 0) this.faults.splice(index, 1);
+    return entry.fault;
+  }
+
+  private faultOutcome(fault: Exclude<SlackFault, { kind: 'timeout' }>): Outcome {
+    switch (fault.kind) {
+      case 'rateLimited':
+        return rateLimited(fault.retryAfterSeconds);
+      case 'http':
+        return { status: fault.status, body: { ok: false, error: `fake_http_${fault.status}` } };
+      case 'error':
+        return fail(fault.error);
+    }
+  }
+
+  private dispatch(
+    method: string,
+    args: Record<string, unknown>,
+    token: string | undefined,
+    at: number,
+  ): Outcome {
+    if (method === 'api.test') return ok({ args });
+    const handler = this.handlers[method];
+    if (!handler) return fail('unknown_method');
+    if (token === undefined) return fail('not_authed');
+    if (!this.tokens.has(token)) return fail('invalid_auth');
+    return handler(args, at);
+  }
+
+  private readonly handlers: Record<string, (args: Record<string, unknown>, at: number) => Outcome> = {
+    'auth.test': () => ok({ url: 'https://cold-chain.slack.com/', ...TEAM, is_enterprise_install: false }),
+    'chat.postMessage': (args, at) => this.postMessage(args, at),
+    'chat.update': (args, at) => this.update(args, at),
+    'chat.postEphemeral': (args) => {
+      const channel = this.resolveChannel(args.channel);
+      if (!channel) return fail('channel_not_found');
+      if (asString(args.user) === undefined) return fail('user_not_in_channel');
+      return ok({ message_ts: this.nextTs() });
+    },
+    'conversations.info': (args) => {
+      // Like Slack, conversations.info only takes an id.
+      const id = asString(args.channel);
+      const name = [...this.channels].find(([, channelId]) => channelId === id)?.[0];
+      if (id === undefined || name === undefined) return fail('channel_not_found');
+      return ok({
+        channel: { id, name, is_channel: true, is_private: false, is_archived: false, is_member: true },
+      });
+    },
+  };
+
+  private postMessage(args: Record<string, unknown>, at: number): Outcome {
+    const channel = this.resolveChannel(args.channel);
+    if (!channel) return fail('channel_not_found');
+    const limited = this.checkRateLimit(channel, at);
+    if (limited) return limited;
+    const content = readContent(args);
+    if (content.error !== undefined) return fail(content.error);
+    if (!content.text && !content.blocks?.length && !content.attachments?.length) return fail('no_text');
+
+    let threadTs: string | undefined;
+    const requestedThread = asString(args.thread_ts);
+    if (requestedThread !== undefined && requestedThread !== '') {
+      const parent = this.messages.get(requestedThread);
+      if (!parent || parent.channel !== channel) return fail('thread_not_found');
+      // Replying to a reply lands in the same thread, as in Slack.
+      threadTs = parent.thread_ts ?? parent.ts;
+    }
+
+    const ts = this.nextTs();
+    const message: FakeSlackMessage = {
+      ts,
+      channel,
+      text: content.text,
+      blocks: content.blocks,
+      attachments: content.attachments,
+      metadata: content.metadata,
+      updates: 0,
+    };
+    if (threadTs !== undefined) {
+      message.thread_ts = threadTs;
+      message.reply_broadcast = asFlag(args.reply_broadcast);
+    }
+    this.messages.set(ts, message);
+    this.lastAccepted.set(channel, at);
+    return ok({ channel, ts, message: wireMessage(message) });
+  }
+
+  private update(args: Record<string, unknown>, at: number): Outcome {
+    // chat.update resolves only ids; a '#name' that works for postMessage is channel_not_found here.
+    const channel = asString(args.channel);
+    if (channel === undefined || !this.channelIds.has(channel)) return fail('channel_not_found');
+    const ts = asString(args.ts);
+    const message = ts === undefined ? undefined : this.messages.get(ts);
+    if (!message || message.channel !== channel) return fail('message_not_found');
+    const limited = this.checkRateLimit(channel, at);
+    if (limited) return limited;
+    const content = readContent(args);
+    if (content.error !== undefined) return fail(content.error);
+    if (content.text === undefined && content.blocks === undefined && content.attachments === undefined) {
+      return fail('no_text');
+    }
+    // Omitted fields keep their previous value, as Slack does; an empty array clears blocks/attachments.
+    if (content.text !== undefined) message.text = content.text;
+    if (content.blocks !== undefined) message.blocks = content.blocks;
+    if (content.attachments !== undefined) message.attachments = content.attachments;
+    if (content.metadata !== undefined) message.metadata = content.metadata;
+    message.updates++;
+    this.lastAccepted.set(channel, at);
+    return ok({ channel, ts: message.ts, text: message.text ?? '', message: wireMessage(message) });
+  }
+
+  private checkRateLimit(channel: string, at: number): Outcome | undefined {
+    const limit = this.rateLimitPerChannel;
+    const last = this.lastAccepted.get(channel);
+    if (!limit || last === undefined) return undefined;
+    if (at - last < 1000 / limit.perSecond) return rateLimited(limit.retryAfterSeconds);
+    return undefined;
+  }
+
+  private resolveChannel(value: unknown): string | undefined {
+    const channel = asString(value);
+    if (channel === undefined) return undefined;
+    if (channel.startsWith('#')) return this.channels.get(channel.slice(1));
+    return this.channels.get(channel) ?? (this.channelIds.has(channel) ? channel : undefined);
+  }
+
+  // Real-time based like Slack's, but strictly increasing so that ts works as a unique key.
+  private nextTs(): string {
+    this.lastTsMicros = Math.max(Date.now() * 1000, this.lastTsMicros + 100);
+    const seconds = Math.floor(this.lastTsMicros / 1e6);
+    const micros = this.lastTsMicros % 1e6;
+    return `${seconds}.${String(micros).padStart(6, '0')}`;
+  }
+}
+
+function wireMessage(message: FakeSlackMessage): Record<string, unknown> {
+  const wire: Record<string, unknown> = {
+    type: 'message',
+    user: TEAM.user_id,
+    bot_id: TEAM.bot_id,
+    team: TEAM.team_id,
+    ts: message.ts,
+    text: message.text ?? '',
+  };
+  if (message.blocks !== undefined) wire.blocks = message.blocks;
+  if (message.attachments !== undefined) wire.attachments = message.attachments;
+  if (message.metadata !== undefined) wire.metadata = message.metadata;
+  if (message.thread_ts !== undefined) wire.thread_ts = message.thread_ts;
+  if (message.updates > 0) wire.edited = { user: TEAM.user_id, ts: message.ts };
+  return wire;
+}
+
+// Mirrors the checks of Slack that a relay can realistically trip over when rendering alerts.
+function readContent(args: Record<string, unknown>): Content {
+  const text = asString(args.text);
+  if (text !== undefined && text.length > MAX_TEXT) return { error: 'msg_too_long' };
+
+  let blocks: unknown[] | undefined;
+  if (args.blocks !== undefined) {
+    if (!Array.isArray(args.blocks)) return { error: 'invalid_blocks_format' };
+    const valid = args.blocks.every((block) => isRecord(block) && typeof block.type === 'string');
+    if (!valid || args.blocks.length > MAX_BLOCKS) return { error: 'invalid_blocks' };
+    blocks = args.blocks;
+  }
+
+  let attachments: unknown[] | undefined;
+  if (args.attachments !== undefined) {
+    if (!Array.isArray(args.attachments)) return { error: 'invalid_attachments' };
+    attachments = args.attachments;
+  }
+
+  return { text, blocks, attachments, metadata: args.metadata };
+}
+
+function bearer(header: string | undefined): string | undefined {
+  const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
+  return match?.[1];
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function parseArgs(
+  raw: Buffer,
+  contentType: string | undefined,
+  query: URLSearchParams,
+): Promise<{ args: Record<string, unknown>; error?: string }> {
+  const args: Record<string, unknown> = Object.fromEntries(query);
+  const type = contentType?.split(';')[0]?.trim().toLowerCase() ?? '';
+
+  if (type === 'application/json') {
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      return { args, error: 'invalid_json' };
+    }
+    if (!isRecord(body)) return { args, error: 'invalid_json' };
+    return { args: { ...args, ...body } };
+  }
+
+  if (type === 'multipart/form-data') {
+    // Only file uploads use multipart; undici's parser saves hand-rolling one.
+    try {
+      const form = await new Response(new Uint8Array(raw), {
+        headers: { 'content-type': contentType ?? '' },
+      }).formData();
+      for (const [key, value] of form) args[key] = value;
+    } catch {
+      return { args, error: 'invalid_form_data' };
+    }
+  } else if (raw.length > 0) {
+    for (const [key, value] of new URLSearchParams(raw.toString('utf8'))) args[key] = value;
+  }
+
+  for (const field of JSON_FIELDS) {
+    const value = args[field];
+    if (typeof value !== 'string') continue;
+    try {
+      args[field] = JSON.parse(value);
+    } catch {
+      // Left as a string so the handler rejects it the way Slack rejects malformed JSON fields.
+    }
+  }
+  return { args };
+}
+
+function send(res: ServerResponse, outcome: Outcome): void {
+  const payload = JSON.stringify(outcome.body);
+  res.writeHead(outcome.status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(payload),
+    ...outcome.headers,
+  });
+  res.end(payload);
+}
+
+export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<FakeSlack> {
+  const fake = new FakeSlackServer(options);
+  await fake.listen();
+  return fake;
+}
