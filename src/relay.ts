@@ -4,13 +4,30 @@
  */
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Config } from './config/config.js';
+import {
+  CircuitBreaker,
+  type ContextProvider,
+  createRedisContextCache,
+  FileContextProvider,
+  HttpContextProvider,
+} from './context/index.js';
+import { createAlertmanagerCheck } from './deliver/alertmanager-check.js';
+import { createDeliverers } from './deliver/channels.js';
+import { type ContextStage, createContextStage } from './deliver/context-stage.js';
+import { type MailSender, OutboxMailSender, SmtpMailSender } from './deliver/mail-sender.js';
+import { OutboxSlackSender, type SlackSender, WebApiSlackSender } from './deliver/slack-sender.js';
+import { startDeliveryWorker } from './deliver/worker.js';
 import { BullDeliveryQueue } from './enqueue/delivery-queue.js';
 import { createApp } from './http/app.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
-import { checkEvictionPolicy, createProducerRedis, waitForRedis } from './redis.js';
+import { checkEvictionPolicy, createProducerRedis, createWorkerRedis, waitForRedis } from './redis.js';
+import { loadEmailTemplates } from './render/email.js';
 import { RedisAlertStore } from './store/alert-store.js';
+import { DeliveryStore } from './store/delivery-store.js';
 
 export interface RelayOptions {
   logger?: Logger;
@@ -18,6 +35,9 @@ export interface RelayOptions {
   now?: () => number;
   /** How long to wait for Redis at start before giving up. */
   redisWaitMs?: number;
+  /** Senders to use instead of the ones the config selects (tests inject failing ones). */
+  slack?: SlackSender;
+  mail?: MailSender;
 }
 
 export interface RunningRelay {
@@ -26,13 +46,56 @@ export interface RunningRelay {
   metrics: Metrics;
   queue: BullDeliveryQueue;
   store: RedisAlertStore;
+  deliveries: DeliveryStore;
+  worker: Worker | undefined;
+  context: ContextStage | undefined;
   stop(): Promise<void>;
+}
+
+export function selectSlackSender(config: Config): SlackSender {
+  return config.slack.token
+    ? new WebApiSlackSender(config.slack.token, config.slack.apiUrl, config.policy.delivery.slack_timeout * 1000)
+    : new OutboxSlackSender(config.outboxDir);
+}
+
+export function selectMailSender(config: Config): MailSender {
+  return config.smtp.url ? new SmtpMailSender(config.smtp.url, config.policy.delivery.smtp_timeout * 1000) : new OutboxMailSender(config.outboxDir);
+}
+
+function selectContextProvider(config: Config, redis: Redis): ContextProvider {
+  const { context, redis_prefix } = config.policy;
+  if (!config.contextApiUrl) return FileContextProvider.fromFile(context.fleet);
+  return new HttpContextProvider({
+    baseUrl: config.contextApiUrl,
+    timeoutMs: context.timeout * 1000,
+    cache: createRedisContextCache(redis, `${redis_prefix}:context`),
+    cacheTtlSeconds: context.cache_ttl,
+    breaker: new CircuitBreaker({ failureThreshold: 5, coolDownMs: 30_000 }),
+  });
+}
+
+/** Start-up checks: a bad Slack token or an unreachable SMTP server is an error, unless the operator chose to start degraded. */
+async function verifySenders(slack: SlackSender, mail: MailSender, config: Config, logger: Logger): Promise<void> {
+  for (const [channel, sender] of [
+    ['Slack', slack],
+    ['SMTP', mail],
+  ] as const) {
+    try {
+      logger.info({ channel, result: await sender.verify() }, `${channel} check passed`);
+    } catch (error) {
+      const message = `${channel} check failed: ${(error as Error).message}`;
+      if (!config.policy.delivery.start_degraded) throw new Error(`${message} (set delivery.start_degraded: true to start anyway)`);
+      logger.error(`${message}; starting degraded because delivery.start_degraded is true: deliveries will retry and dead-letter`);
+    }
+  }
 }
 
 export async function startRelay(config: Config, options: RelayOptions = {}): Promise<RunningRelay> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = options.metrics ?? createMetrics();
   const { policy } = config;
+  const runsApi = config.role !== 'worker';
+  const runsWorker = config.role !== 'api';
 
   const redis = createProducerRedis(config.redisUrl);
   redis.on('error', (error) => logger.warn({ err: { message: error.message } }, 'Redis connection error'));
@@ -46,11 +109,68 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
   const warning = await checkEvictionPolicy(redis);
   if (warning) logger.warn(warning);
   const store = new RedisAlertStore(redis, { prefix: policy.redis_prefix, retentionSeconds: policy.delivery.retention });
-  const queue = new BullDeliveryQueue(redis, {
-    prefix: policy.redis_prefix,
-    attempts: policy.delivery.attempts,
-    retentionSeconds: policy.delivery.retention,
-  });
+  const queueOptions = { prefix: policy.redis_prefix, attempts: policy.delivery.attempts, retentionSeconds: policy.delivery.retention };
+  const queue = new BullDeliveryQueue(redis, queueOptions);
+  const deliveries = new DeliveryStore(redis, policy.redis_prefix, policy.delivery.retention);
+
+  let worker: Worker | undefined;
+  let workerRedis: Redis | undefined;
+  let workerQueue: BullDeliveryQueue | undefined;
+  let context: ContextStage | undefined;
+  let mail: MailSender | undefined;
+  if (runsWorker) {
+    const slack = options.slack ?? selectSlackSender(config);
+    mail = options.mail ?? selectMailSender(config);
+    for (const [channel, sender] of [
+      ['slack', slack],
+      ['email', mail],
+    ] as const) {
+      metrics.previewMode.set({ channel }, sender.preview ? 1 : 0);
+      metrics.deadLetters.inc({ channel }, 0);
+      metrics.deliveries.inc({ channel, outcome: 'dead_lettered' }, 0);
+      if (sender.preview) logger.warn({ channel, outbox: config.outboxDir }, `${channel} runs in preview mode: messages are written to the outbox, not sent`);
+    }
+    await verifySenders(slack, mail, config, logger);
+    const templates = loadEmailTemplates(policy.templates_dir);
+
+    workerRedis = createWorkerRedis(config.redisUrl);
+    workerRedis.on('error', (error) => logger.warn({ err: { message: error.message } }, 'Redis connection error (worker)'));
+    workerQueue = new BullDeliveryQueue(workerRedis, queueOptions);
+    const workerDeliveries = new DeliveryStore(workerRedis, policy.redis_prefix, policy.delivery.retention);
+    context = createContextStage({
+      catalogPath: policy.context.catalog,
+      provider: selectContextProvider(config, workerRedis),
+      deadlineMs: Math.max(200, policy.context.timeout * 1000 + 200),
+      onUnavailable: (reason) => {
+        metrics.contextUnavailable.inc();
+        logger.warn({ reason }, 'cold-chain context unavailable; notifying without it');
+      },
+    });
+    const deliverers = createDeliverers({
+      slack,
+      mail,
+      store: workerDeliveries,
+      templates,
+      metrics,
+      logger,
+      emailFrom: config.smtp.from,
+      slackPaceMs: policy.delivery.slack_pace * 1000,
+    });
+    worker = startDeliveryWorker({
+      alerts: new RedisAlertStore(workerRedis, { prefix: policy.redis_prefix, retentionSeconds: policy.delivery.retention }),
+      deliveries: workerDeliveries,
+      queue: workerQueue,
+      deliverers,
+      context,
+      alertmanager: createAlertmanagerCheck(config.alertmanagerUrls),
+      policy,
+      oncallEmail: config.oncallEmail,
+      logger,
+      metrics,
+      connection: workerRedis,
+      ...(options.now ? { now: options.now } : {}),
+    });
+  }
 
   const app = createApp({
     config,
@@ -64,6 +184,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     checkReady: async () => {
       await redis.ping();
       await queue.queue.getJobCounts('wait');
+      if (worker && !worker.isRunning()) throw new Error('the delivery worker is not running');
     },
     refreshGauges: async () => {
       const counts = await queue.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
@@ -77,7 +198,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   logger.info({ host: config.host, port, role: config.role, policy: config.policySource }, 'relay listening');
-  if (!config.webhookToken) {
+  if (runsApi && !config.webhookToken) {
     logger.warn('RELAY_WEBHOOK_TOKEN is not set: the webhook accepts unauthenticated requests (allowed on loopback only)');
   }
 
@@ -88,12 +209,28 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     metrics,
     queue,
     store,
+    deliveries,
+    worker,
+    context,
     async stop() {
       if (stopped) return;
       stopped = true;
-      // Stop accepting webhooks first, then close the queue and Redis.
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Stop accepting webhooks, let in-flight jobs finish (bounded), then close workers, queues, Redis.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Idle keep-alive sockets would hold close() open; requests in flight still finish.
+      (server as import('node:http').Server).closeIdleConnections();
+      await closed;
+      if (worker) {
+        const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), policy.delivery.shutdown_grace * 1000).unref());
+        if ((await Promise.race([worker.close(), grace])) === 'timeout') {
+          logger.warn('in-flight deliveries did not finish within shutdown_grace; they will be retried by another worker');
+          await worker.close(true);
+        }
+      }
+      await workerQueue?.close();
       await queue.close();
+      mail?.close();
+      workerRedis?.disconnect();
       redis.disconnect();
     },
   };

@@ -63,6 +63,8 @@ const policySchema = z.strictObject({
       /** How long incident state and logs stay in Redis after resolve. */
       retention: durationSchema.default(7 * 86400),
       shutdown_grace: durationSchema.default(20),
+      /** Start even when Slack auth.test or SMTP verify fails at start (deliveries then retry and dead-letter). */
+      start_degraded: z.boolean().default(false),
     })
     .prefault({}),
   templates_dir: z.string().optional(),

@@ -1,0 +1,87 @@
+/**
+ * The enrich stage as the worker sees it: cold-chain context for an incident, never throwing and never
+ * late (DESIGN.md: context never blocks or drops a notification). The catalog can be reloaded (SIGHUP);
+ * a bad reload keeps the catalog in use and says why.
+ */
+import {
+  buildIncidentContext,
+  type ContextCatalog,
+  type ContextProvider,
+  formatContextLines,
+  loadContextCatalog,
+  resolveAssetContext,
+} from '../context/index.js';
+import type { IncidentSnapshot } from '../model.js';
+import type { ContextView } from '../render/view.js';
+
+export interface Escalation {
+  rule: string;
+  reason: string;
+  /** Set when the rule raises the severity. */
+  severity?: string | undefined;
+  addEmail: string[];
+}
+
+export interface ContextOutcome {
+  view: ContextView;
+  severity: string;
+  escalation?: Escalation | undefined;
+  /** When an escalation threshold will next be crossed if the alerts keep firing (ms). */
+  recheckAt?: number | undefined;
+}
+
+export interface ContextStage {
+  describe(snapshot: IncidentSnapshot, now: number): Promise<ContextOutcome>;
+  /** Re-reads the catalog file; throws (keeping the old catalog) when the new one is bad. */
+  reload(): void;
+}
+
+export interface ContextStageOptions {
+  catalogPath?: string | undefined;
+  provider: ContextProvider;
+  deadlineMs: number;
+  onUnavailable: (reason: string) => void;
+}
+
+export function createContextStage(options: ContextStageOptions): ContextStage {
+  let catalog: ContextCatalog = loadContextCatalog(options.catalogPath);
+  return {
+    reload() {
+      catalog = loadContextCatalog(options.catalogPath);
+    },
+    async describe(snapshot, now) {
+      const firing = snapshot.alerts.filter((a) => a.status === 'firing');
+      const alerts = firing.length ? firing : snapshot.alerts;
+      const resolved = await resolveAssetContext(alerts, options.provider, {
+        deadlineMs: options.deadlineMs,
+        onUnavailable: (code) => options.onUnavailable(code),
+      });
+      const ctx = buildIncidentContext(
+        { alerts, commonLabels: snapshot.commonLabels, severity: snapshot.severity },
+        catalog,
+        resolved,
+        new Date(now),
+      );
+      const lines = formatContextLines(ctx);
+      const esc = ctx.escalation;
+      const escalation =
+        snapshot.status === 'firing' && esc.rule && (esc.severity || esc.addEmail.length)
+          ? { rule: esc.rule, reason: esc.reason ?? esc.rule, severity: esc.severity, addEmail: esc.addEmail }
+          : undefined;
+      return {
+        view: {
+          heading: lines.heading,
+          lines: lines.lines,
+          runbook: ctx.runbook,
+          dashboard: ctx.dashboard,
+          silenceUrl: ctx.links.silence,
+          escalation: escalation?.reason,
+          unavailable: ctx.unavailable?.reason,
+        },
+        severity: escalation?.severity ?? snapshot.severity,
+        escalation,
+        recheckAt: snapshot.status === 'firing' ? ctx.nextRecheckAt?.getTime() : undefined,
+      };
+    },
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * Plain-text facts about an incident shared by the Slack and email renderers. No markup here: each
+ * renderer escapes for its own medium, so a label value is always data.
+ */
+import type { AlertState, IncidentSnapshot } from '../model.js';
+
+/** Labels that say which thing is affected, in the order a dispatcher looks for them. */
+const SUBJECT_LABELS = ['vehicle_id', 'shipment_id', 'facility', 'depot', 'service', 'instance', 'name', 'job'];
+/** Labels never worth a line: they are in the title already, or are plumbing. */
+const HIDDEN_LABELS = new Set(['alertname', 'severity', '__name__', 'prometheus', 'monitor', 'team']);
+
+export function alertnameOf(snapshot: IncidentSnapshot): string {
+  const names = [...new Set(snapshot.alerts.map((a) => a.labels.alertname ?? ''))].filter(Boolean);
+  return snapshot.commonLabels.alertname ?? snapshot.groupLabels.alertname ?? (names.length === 1 ? names[0]! : `${names.length} alerts`);
+}
+
+/** The one label value that names what is affected, when the whole group shares it (TRK-0042, postgres:9187). */
+export function subjectOf(snapshot: IncidentSnapshot): string | undefined {
+  for (const name of SUBJECT_LABELS) {
+    const value = snapshot.commonLabels[name] ?? snapshot.groupLabels[name];
+    if (value) return value;
+  }
+  return undefined;
+}
+
+export function titleOf(snapshot: IncidentSnapshot): string {
+  const subject = subjectOf(snapshot);
+  return subject ? `${alertnameOf(snapshot)} · ${subject}` : alertnameOf(snapshot);
+}
+
+export function summaryOf(snapshot: IncidentSnapshot): string | undefined {
+  const firing = snapshot.alerts.find((a) => a.status === 'firing') ?? snapshot.alerts[0];
+  return snapshot.commonAnnotations.summary ?? (snapshot.alerts.length === 1 ? firing?.annotations.summary : undefined);
+}
+
+export function descriptionOf(snapshot: IncidentSnapshot): string | undefined {
+  return snapshot.commonAnnotations.description ?? (snapshot.alerts.length === 1 ? snapshot.alerts[0]?.annotations.description : undefined);
+}
+
+/** The labels that tell this alert apart from the rest of its group. */
+export function distinguishingLabels(alert: AlertState, snapshot: IncidentSnapshot): [string, string][] {
+  return Object.entries(alert.labels).filter(
+    ([name, value]) => !HIDDEN_LABELS.has(name) && (snapshot.alerts.length === 1 || snapshot.commonLabels[name] !== value),
+  );
+}
+
+export function formatElapsed(ms: number): string {
+  const minutes = Math.max(0, Math.round(ms / 60000));
+  if (minutes < 60) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours}h${minutes % 60 ? ` ${minutes % 60}m` : ''}`;
+  return `${Math.floor(hours / 24)}d ${hours % 24}h`;
+}
+
+export function formatTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(11, 16)} UTC`;
+}
+
+export function sinceText(alert: AlertState, now: number): string {
+  const started = Date.parse(alert.startsAt);
+  return Number.isNaN(started) ? '' : `since ${formatTime(started)} (${formatElapsed(now - started)})`;
+}
+
+export function runbookOf(snapshot: IncidentSnapshot, catalogRunbook?: string): string | undefined {
+  return snapshot.commonAnnotations.runbook_url ?? snapshot.alerts.find((a) => a.annotations.runbook_url)?.annotations.runbook_url ?? catalogRunbook;
+}
+
+/** Only http(s) links are rendered: a label or annotation must not smuggle javascript: or mailto: links. */
+export function safeUrl(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.toString() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function alertmanagerUrl(snapshot: IncidentSnapshot): string | undefined {
+  const base = safeUrl(snapshot.externalURL);
+  if (!base) return undefined;
+  const filter = `{${Object.entries(snapshot.groupLabels)
+    .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)
+    .join(',')}}`;
+  return `${base.replace(/\/+$/, '')}/#/alerts?receiver=${encodeURIComponent(snapshot.receiver)}&filter=${encodeURIComponent(filter)}`;
+}
+
+export function countByStatus(snapshot: IncidentSnapshot): { firing: number; resolved: number } {
+  const firing = snapshot.alerts.filter((a) => a.status === 'firing').length;
+  return { firing, resolved: snapshot.alerts.length - firing };
+}

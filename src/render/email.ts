@@ -1,0 +1,138 @@
+/**
+ * Email rendering: multipart HTML + text from Handlebars templates (HTML auto-escaped), with a subject set
+ * once per incident so mail clients keep one thread (DESIGN.md: they thread by References *and* subject).
+ * Operators can point `templates_dir` at their own `email.html.hbs` and `email.txt.hbs`; both are compiled
+ * at start, so a broken template stops the relay instead of the first alert.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Handlebars from 'handlebars';
+import type { ChangeSummary } from '../deliver/plan.js';
+import { formatElapsed, formatTime } from './describe.js';
+import { headlineOf, type MessageView } from './view.js';
+
+export const DEFAULT_TEMPLATES_DIR = fileURLToPath(new URL('../../templates/', import.meta.url));
+
+export type EmailEvent =
+  | { kind: 'firing' }
+  | { kind: 'change'; change: ChangeSummary }
+  | { kind: 'reminder'; number: number }
+  | { kind: 'stale'; lastSeenAt: number }
+  | { kind: 'acknowledged'; by: string; at: number };
+
+export interface RenderedEmail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+export interface EmailTemplates {
+  render(view: MessageView, event: EmailEvent, options: { subject: string; now: number; ackUrl?: string }): RenderedEmail;
+}
+
+/** Header values are single-line text: CR, LF and other controls would let a label value add headers. */
+export function sanitizeHeader(value: string, limit = 200): string {
+  const clean = value.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  return clean.length > limit ? `${clean.slice(0, limit - 1)}…` : clean;
+}
+
+export function subjectFor(view: Pick<MessageView, 'severity' | 'title'>): string {
+  return sanitizeHeader(`[${view.severity.toUpperCase()}] ${view.title}`);
+}
+
+export function replySubject(subject: string): string {
+  return subject.startsWith('Re: ') ? subject : `Re: ${subject}`;
+}
+
+const COLOURS: Record<string, string> = { critical: '#E01E5A', warning: '#ECB22E', info: '#36C5F0' };
+
+function names(alerts: ChangeSummary['joined']): string {
+  return alerts
+    .slice(0, 5)
+    .map((a) => a.labels.vehicle_id ?? a.labels.instance ?? a.labels.alertname ?? a.fingerprint)
+    .join(', ');
+}
+
+function describeEvent(event: EmailEvent, view: MessageView, now: number): { label: string; text: string } {
+  switch (event.kind) {
+    case 'firing':
+      return view.status === 'resolved'
+        ? { label: 'Fired and resolved', text: `Fired at ${view.startedAt} and resolved after ${view.duration}.` }
+        : { label: 'New incident', text: `Firing since ${view.startedAt}.` };
+    case 'change': {
+      const c = event.change;
+      if (c.incidentResolved) return { label: 'Resolved', text: `Resolved after ${view.duration}.` };
+      const parts = [];
+      if (c.joined.length) parts.push(`${c.joined.length} more firing (${names(c.joined)})`);
+      if (c.resolved.length) parts.push(`${c.resolved.length} resolved (${names(c.resolved)})`);
+      if (c.truncatedNow !== c.truncatedBefore) parts.push(`Alertmanager now leaves ${c.truncatedNow} alerts out`);
+      return { label: 'Changed', text: `${parts.join('; ')}.` };
+    }
+    case 'reminder':
+      return { label: `Reminder ${event.number}`, text: `Still firing after ${view.duration}.` };
+    case 'stale':
+      return {
+        label: 'No heartbeat',
+        text: `Alertmanager has not re-sent this group since ${formatTime(event.lastSeenAt)} (${formatElapsed(now - event.lastSeenAt)} ago); reminders stop until it does.`,
+      };
+    case 'acknowledged':
+      return { label: 'Acknowledged', text: `Acknowledged by ${event.by} at ${formatTime(event.at)}; reminders stop.` };
+  }
+}
+
+export function loadEmailTemplates(dir: string = DEFAULT_TEMPLATES_DIR): EmailTemplates {
+  const read = (name: string) => {
+    const path = join(dir, name);
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (error) {
+      throw new Error(`email template ${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+  };
+  const hbs = Handlebars.create();
+  hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  const compile = (name: string, noEscape: boolean) => {
+    const template = hbs.compile(read(name), { strict: false, noEscape });
+    return template;
+  };
+  const html = compile('email.html.hbs', false);
+  const text = compile('email.txt.hbs', true);
+  // Render a sample now: syntax errors surface at compile time only when the template first runs.
+  const sample: MessageView = {
+    incidentId: 'sample',
+    title: 'Sample',
+    severity: 'critical',
+    status: 'firing',
+    counts: { firing: 1, resolved: 0 },
+    alerts: [],
+    overflow: 0,
+    truncatedAlerts: 0,
+    links: [],
+    startedAt: '00:00 UTC',
+    duration: '0m',
+  };
+  const templates: EmailTemplates = {
+    render(view, event, options) {
+      const data = {
+        view,
+        event: describeEvent(event, view, options.now),
+        headline: headlineOf(view),
+        subject: options.subject,
+        colour: view.status === 'resolved' ? '#2EB67D' : (COLOURS[view.severity] ?? '#888888'),
+        statusLine:
+          view.status === 'resolved'
+            ? `Started ${view.startedAt}, resolved after ${view.duration}.`
+            : `${view.counts.firing} firing${view.counts.resolved ? `, ${view.counts.resolved} resolved` : ''} · started ${view.startedAt} (${view.duration} ago)`,
+        ackUrl: view.status === 'firing' ? options.ackUrl : undefined,
+      };
+      return { subject: options.subject, html: html(data), text: text(data) };
+    },
+  };
+  try {
+    templates.render(sample, { kind: 'firing' }, { subject: 'sample', now: 0 });
+  } catch (error) {
+    throw new Error(`email templates in ${dir}: ${(error as Error).message}`);
+  }
+  return templates;
+}
