@@ -58,7 +58,8 @@ export function renderSlackRoot(view: MessageView, options: SlackRenderOptions =
   const e = escapeMrkdwn;
   const headline = headlineOf(view);
   const blocks: Record<string, unknown>[] = [
-    { type: 'header', text: { type: 'plain_text', text: truncate(`${headline} · ${view.title}`, 150), emoji: true } },
+    // Escaped in plain_text too: Slack treats &, <, > as control characters in every text object.
+    { type: 'header', text: { type: 'plain_text', text: truncate(e(`${headline} · ${view.title}`), 150), emoji: true } },
   ];
   const facts = [
     view.summary ? `*${e(view.summary)}*` : undefined,
