@@ -14,6 +14,10 @@ import {
   FileContextProvider,
   HttpContextProvider,
 } from './context/index.js';
+import { BullInteractionQueue, startInteractionWorker } from './ack/interaction-queue.js';
+import { mountInteractionRoutes } from './ack/routes.js';
+import { signAckToken } from './ack/signatures.js';
+import { slackActionBlocks } from './ack/slack-actions.js';
 import { createAlertmanagerCheck } from './deliver/alertmanager-check.js';
 import { createDeliverers } from './deliver/channels.js';
 import { type ContextStage, createContextStage } from './deliver/context-stage.js';
@@ -28,6 +32,9 @@ import { checkEvictionPolicy, createProducerRedis, createWorkerRedis, waitForRed
 import { loadEmailTemplates } from './render/email.js';
 import { RedisAlertStore } from './store/alert-store.js';
 import { DeliveryStore } from './store/delivery-store.js';
+
+/** Long enough for an email read the next morning; short enough that an old mail cannot acknowledge a new incident (ids differ anyway). */
+const ACK_LINK_LIFETIME_SECONDS = 3 * 86400;
 
 export interface RelayOptions {
   logger?: Logger;
@@ -112,8 +119,10 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
   const queueOptions = { prefix: policy.redis_prefix, attempts: policy.delivery.attempts, retentionSeconds: policy.delivery.retention };
   const queue = new BullDeliveryQueue(redis, queueOptions);
   const deliveries = new DeliveryStore(redis, policy.redis_prefix, policy.delivery.retention);
+  const interactions = new BullInteractionQueue(redis, policy.redis_prefix);
 
   let worker: Worker | undefined;
+  let interactionWorker: Worker | undefined;
   let workerRedis: Redis | undefined;
   let workerQueue: BullDeliveryQueue | undefined;
   let context: ContextStage | undefined;
@@ -155,6 +164,20 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       logger,
       emailFrom: config.smtp.from,
       slackPaceMs: policy.delivery.slack_pace * 1000,
+      ...(config.slack.signingSecret
+        ? { slackActions: (run) => slackActionBlocks(run, { silence: config.alertmanagerUrls.length > 0 }) }
+        : {}),
+      ...(config.ackSecret
+        ? {
+            ackUrl: (run) =>
+              `${config.publicUrl}/ack/${signAckToken(config.ackSecret!, {
+                groupId: run.snapshot.groupId,
+                incidentId: run.snapshot.incidentId,
+                who: run.delivery.target,
+                exp: Math.floor(run.now / 1000) + ACK_LINK_LIFETIME_SECONDS,
+              })}`,
+          }
+        : {}),
     });
     worker = startDeliveryWorker({
       alerts: new RedisAlertStore(workerRedis, { prefix: policy.redis_prefix, retentionSeconds: policy.delivery.retention }),
@@ -169,6 +192,17 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       metrics,
       connection: workerRedis,
       ...(options.now ? { now: options.now } : {}),
+    });
+    interactionWorker = startInteractionWorker({
+      alerts: new RedisAlertStore(workerRedis, { prefix: policy.redis_prefix, retentionSeconds: policy.delivery.retention }),
+      deliveries: workerDeliveries,
+      queue: workerQueue,
+      alertmanagerUrls: config.alertmanagerUrls,
+      publicUrl: config.publicUrl,
+      connection: workerRedis,
+      prefix: policy.redis_prefix,
+      slackApiUrl: config.slack.apiUrl,
+      logger,
     });
   }
 
@@ -186,6 +220,21 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       await queue.queue.getJobCounts('wait');
       if (worker && !worker.isRunning()) throw new Error('the delivery worker is not running');
     },
+    mount: (app) =>
+      mountInteractionRoutes(app, {
+        alerts: store,
+        deliveries,
+        queue,
+        interactions,
+        redis,
+        prefix: policy.redis_prefix,
+        metrics,
+        webhookToken: config.webhookToken,
+        signingSecret: config.slack.signingSecret,
+        ackSecret: config.ackSecret,
+        maxBodyBytes: config.maxBodyBytes,
+        ...(options.now ? { now: options.now } : {}),
+      }),
     refreshGauges: async () => {
       const counts = await queue.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
       for (const [state, count] of Object.entries(counts)) metrics.queueJobs.set({ state }, count);
@@ -227,7 +276,9 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
           await worker.close(true);
         }
       }
+      await interactionWorker?.close();
       await workerQueue?.close();
+      await interactions.close();
       await queue.close();
       mail?.close();
       workerRedis?.disconnect();

@@ -53,8 +53,23 @@ export function isStale(input: Pick<PlanInput, 'snapshot' | 'now' | 'staleAfterM
   return input.snapshot.status === 'firing' && input.now - input.snapshot.lastSeenAt > input.staleAfterMs;
 }
 
-function remindersPaused(flags: IncidentFlags, now: number): boolean {
-  return flags.acknowledged !== undefined || (flags.silencedUntil !== undefined && flags.silencedUntil > now);
+export function firingKeys(snapshot: IncidentSnapshot): string[] {
+  return snapshot.alerts.filter((a) => a.status === 'firing').map(alertKey);
+}
+
+/**
+ * An acknowledgement covers the alerts firing when it was given: a new alert in the group is new
+ * information and resumes reminders.
+ */
+export function acknowledgementCovers(flags: IncidentFlags, snapshot: IncidentSnapshot): boolean {
+  if (!flags.acknowledged) return false;
+  const covered = new Set(flags.acknowledged.alertKeys);
+  // Alerts Alertmanager left out of the payload count too: more of them means more alerts firing.
+  return snapshot.truncatedAlerts <= flags.acknowledged.truncatedAlerts && firingKeys(snapshot).every((key) => covered.has(key));
+}
+
+function remindersPaused(flags: IncidentFlags, snapshot: IncidentSnapshot, now: number): boolean {
+  return acknowledgementCovers(flags, snapshot) || (flags.silencedUntil !== undefined && flags.silencedUntil > now);
 }
 
 /** When the next reminder is due, ignoring pauses: the clock runs from the last message that notified people. */
@@ -80,7 +95,7 @@ export function planDelivery(input: PlanInput): PlannedAction[] {
   }
   const due = reminderDueAt(log, delivery);
   // A change just notified people, which restarts the clock: no reminder in the same run.
-  if (!change && due !== undefined && due <= now && !remindersPaused(flags, now)) {
+  if (!change && due !== undefined && due <= now && !remindersPaused(flags, snapshot, now)) {
     actions.push({ kind: 'reminder', number: log.reminders + 1 });
   }
   return actions;
@@ -97,7 +112,7 @@ export function nextWakeAt(input: PlanInput & { recheckAt?: number }): number | 
   const candidates: number[] = [];
   if (input.recheckAt !== undefined && input.recheckAt > now) candidates.push(input.recheckAt);
   const due = reminderDueAt(log, delivery);
-  if (due !== undefined && !flags.acknowledged) {
+  if (due !== undefined && !acknowledgementCovers(flags, snapshot)) {
     const silenced = flags.silencedUntil !== undefined && flags.silencedUntil > now;
     candidates.push(Math.max(due, silenced ? (flags.silencedUntil as number) : 0, now + 1));
     // Only a delivery that reminds needs to notice staleness: it is what staleness stops.

@@ -2,6 +2,7 @@
  * The message view: everything a notification says, built once from the incident snapshot, its cold-chain
  * context and its flags, then rendered by the Slack and email renderers. Pure; plain text throughout.
  */
+import { acknowledgementCovers } from '../deliver/plan.js';
 import type { IncidentSnapshot } from '../model.js';
 import type { IncidentFlags } from '../store/delivery-store.js';
 import {
@@ -83,6 +84,9 @@ export function buildView(
   add('Alertmanager', alertmanagerUrl(snapshot));
   add('Source', snapshot.alerts[0]?.generatorURL);
   if (snapshot.status === 'firing') add('Silence in Alertmanager', context?.silenceUrl);
+  for (const silence of (flags.silences ?? []).filter((x) => x.until > now)) {
+    add('Active silence', `${silence.alertmanager.replace(/\/+$/, '')}/#/silences/${encodeURIComponent(silence.id)}`);
+  }
   return {
     incidentId: snapshot.incidentId,
     title: titleOf(snapshot),
@@ -104,10 +108,20 @@ export function buildView(
     links,
     startedAt: formatTime(began),
     duration: formatElapsed(end - began),
-    acknowledged: flags.acknowledged ? `Acknowledged by ${flags.acknowledged.by} at ${formatTime(flags.acknowledged.at)}` : undefined,
-    silenced:
-      flags.silencedUntil && flags.silencedUntil > now ? `Reminders paused by a silence until ${formatTime(flags.silencedUntil)}` : undefined,
+    acknowledged: flags.acknowledged
+      ? `Acknowledged by ${flags.acknowledged.by} at ${formatTime(flags.acknowledged.at)}, ${formatElapsed(flags.acknowledged.at - began)} after it fired${
+          acknowledgementCovers(flags, snapshot) ? '' : '; new alerts since, so reminders resumed'
+        }`
+      : undefined,
+    silenced: describeSilences(flags, now),
   };
+}
+
+function describeSilences(flags: IncidentFlags, now: number): string | undefined {
+  const active = (flags.silences ?? []).filter((x) => x.until > now);
+  if (!active.length || !flags.silencedUntil || flags.silencedUntil <= now) return undefined;
+  const first = active[0]!;
+  return `Silenced by ${first.by} until ${formatTime(flags.silencedUntil)} (${first.matched} alert${first.matched === 1 ? '' : 's'} matched, silence ${first.id.slice(0, 8)}); reminders paused`;
 }
 
 export const SEVERITY_MARK: Record<string, string> = { critical: '🔴', warning: '🟠', info: '🔵' };

@@ -48,10 +48,11 @@ export interface DeliveryLog {
 }
 
 export interface IncidentFlags {
-  acknowledged?: { by: string; at: number };
+  /** Covers the alerts firing when it was given: a new alert resumes reminders (it is new information). */
+  acknowledged?: { by: string; at: number; alertKeys: string[]; truncatedAlerts: number };
   /** Reminders pause until this time (ms); a silence made from Slack sets it. */
   silencedUntil?: number;
-  silenceIds?: string[];
+  silences?: { alertmanager: string; id: string; until: number; matched: number; by: string }[];
   /** Destinations added after the first notification (escalation); destinations only grow. */
   extraDeliveries?: DeliveryTarget[];
   escalation?: { rule: string; reason: string; severity?: string };
@@ -136,7 +137,8 @@ export class DeliveryStore {
   async updateFlags(gid: string, iid: string, change: (flags: IncidentFlags) => IncidentFlags): Promise<IncidentFlags> {
     const key = this.flagsKey(gid, iid);
     for (let attempt = 0; attempt < 10; attempt++) {
-      const client = this.redis.duplicate();
+      // WATCH needs a connection of its own; it may queue commands until connected (rarely used path).
+      const client = this.redis.duplicate({ enableOfflineQueue: true });
       try {
         await client.watch(key);
         const text = await client.get(key);

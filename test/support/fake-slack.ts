@@ -319,6 +319,19 @@ class FakeSlackServer implements FakeSlack {
     const raw = await readBody(req);
     const token = bearer(req.headers.authorization);
 
+    if (url.pathname.startsWith('/response/')) {
+      // Interaction response_url (ephemeral answers to a button click): recorded with its JSON body.
+      let body: Record<string, unknown> = {};
+      try {
+        body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+      } catch {
+        // recorded as {} below
+      }
+      this.calls.push({ method: url.pathname, body, token, at, response: { status: 200, body: { ok: true } }, fault: undefined });
+      send(res, { status: 200, body: { ok: true } });
+      return;
+    }
+
     if (!url.pathname.startsWith('/api/')) {
       // Recorded so that a slackApiUrl missing '/api/' shows up in waitFor's timeout message.
       const body: SlackResponseBody = { ok: false, error: 'not_found' };

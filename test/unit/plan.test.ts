@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mergeWebhook } from '../../src/dedupe/merge.js';
-import { nextWakeAt, planDelivery, toldStateOf } from '../../src/deliver/plan.js';
+import { firingKeys, nextWakeAt, planDelivery, toldStateOf } from '../../src/deliver/plan.js';
 import type { DeliveryTarget, IncidentSnapshot } from '../../src/model.js';
 import { type DeliveryLog, EMPTY_LOG, type IncidentFlags } from '../../src/store/delivery-store.js';
 import { fixture } from '../support/fixtures.js';
@@ -64,16 +64,25 @@ describe('planDelivery', () => {
   it('stops reminding when acknowledged or while silenced, and says once that a group went stale', () => {
     const s = { ...snapshotOf('firing-postgresql-down'), lastSeenAt: T0 + 9 * MIN };
     const log = { ...notifiedLog(s, T0), acknowledgedNotified: true };
-    expect(plan(s, log, T0 + 10 * MIN, { acknowledged: { by: 'maria', at: T0 } })).toEqual([]);
+    expect(plan(s, log, T0 + 10 * MIN, { acknowledged: { by: 'maria', at: T0, alertKeys: firingKeys(s), truncatedAlerts: 0 } })).toEqual([]);
     expect(plan(s, log, T0 + 10 * MIN, { silencedUntil: T0 + 60 * MIN })).toEqual([]);
     const stale = snapshotOf('firing-postgresql-down');
     expect(plan(stale, notifiedLog(stale, T0), T0 + STALE + 1)).toEqual(['stale']);
     expect(plan(stale, { ...notifiedLog(stale, T0), staleNotified: true }, T0 + STALE + 1)).toEqual([]);
   });
 
+  it('resumes reminders when a new alert joins an acknowledged incident', () => {
+    const first = snapshotOf('group-first-replica-a');
+    const joined = { ...snapshotOf('group-first-replica-a', 'group-truncated-replica-a'), lastSeenAt: T0 + 10 * MIN };
+    const flags = { acknowledged: { by: 'maria', at: T0, alertKeys: firingKeys(first), truncatedAlerts: 0 } };
+    const log = { ...notifiedLog(joined, T0), acknowledgedNotified: true };
+    expect(plan({ ...first, lastSeenAt: T0 + 10 * MIN }, { ...notifiedLog(first, T0), acknowledgedNotified: true }, T0 + 10 * MIN, flags)).toEqual([]);
+    expect(plan(joined, log, T0 + 10 * MIN, flags)).toEqual(['reminder']);
+  });
+
   it('announces an acknowledgement once', () => {
     const s = snapshotOf('firing-postgresql-down');
-    expect(plan(s, notifiedLog(s, T0), T0, { acknowledged: { by: 'maria', at: T0 } })).toEqual(['acknowledged']);
+    expect(plan(s, notifiedLog(s, T0), T0, { acknowledged: { by: 'maria', at: T0, alertKeys: firingKeys(s), truncatedAlerts: 0 } })).toEqual(['acknowledged']);
   });
 });
 
@@ -92,7 +101,7 @@ describe('nextWakeAt', () => {
     expect(nextWakeAt(input(s, notifiedLog(s, T0), T0))).toBe(T0 + 5 * MIN);
     const resolved = snapshotOf('firing-postgresql-down', 'resolved-postgresql-down');
     expect(nextWakeAt(input(resolved, notifiedLog(resolved, T0), T0))).toBeUndefined();
-    expect(nextWakeAt(input(s, notifiedLog(s, T0), T0, { acknowledged: { by: 'x', at: T0 } }))).toBeUndefined();
+    expect(nextWakeAt(input(s, notifiedLog(s, T0), T0, { acknowledged: { by: 'x', at: T0, alertKeys: firingKeys(s), truncatedAlerts: 0 } }))).toBeUndefined();
     expect(nextWakeAt(input(s, notifiedLog(s, T0), T0, {}, info))).toBeUndefined();
   });
 

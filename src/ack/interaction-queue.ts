@@ -1,0 +1,96 @@
+/**
+ * Silences requested from Slack go through the queue: Alertmanager may take longer than Slack's 3-second
+ * window, so the API answers at once and a worker creates the silence, then tells the user through the
+ * interaction's response_url (an ephemeral message) whether it worked.
+ */
+import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { queuePrefix } from '../enqueue/delivery-queue.js';
+import type { Logger } from '../observability/logger.js';
+import { formatTime } from '../render/describe.js';
+import type { IncidentRef } from './acknowledge.js';
+import { type SilenceDeps, silenceIncident } from './silence.js';
+
+export const INTERACTION_QUEUE = 'interactions';
+
+export interface SilenceJob extends IncidentRef {
+  durationMs: number;
+  by: string;
+  responseUrl?: string | undefined;
+}
+
+export interface InteractionQueue {
+  enqueueSilence(job: SilenceJob): Promise<void>;
+}
+
+export class BullInteractionQueue implements InteractionQueue {
+  readonly queue: Queue<SilenceJob>;
+
+  constructor(connection: Redis, prefix: string) {
+    this.queue = new Queue<SilenceJob>(INTERACTION_QUEUE, { connection, prefix: queuePrefix(prefix), skipWaitingForReady: true });
+  }
+
+  async enqueueSilence(job: SilenceJob): Promise<void> {
+    await this.queue.add('silence', job, { attempts: 1, removeOnComplete: { age: 3600, count: 1000 }, removeOnFail: { age: 7 * 86400 } });
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+}
+
+/**
+ * response_url comes inside a Slack-signed payload; it is still only followed to Slack itself (or the
+ * configured Slack API origin, which tests point at their fake server).
+ */
+export function allowedResponseUrl(url: string | undefined, slackApiUrl: string): string | undefined {
+  if (!url) return undefined;
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol === 'https:' && parsed.hostname === 'hooks.slack.com') return url;
+    return parsed.origin === new URL(slackApiUrl).origin ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function startInteractionWorker(
+  deps: SilenceDeps & { connection: Redis; prefix: string; slackApiUrl: string; logger: Logger },
+): Worker<SilenceJob> {
+  const tell = async (responseUrl: string | undefined, text: string) => {
+    const url = allowedResponseUrl(responseUrl, deps.slackApiUrl);
+    if (!url) return;
+    await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ response_type: 'ephemeral', replace_original: false, text }),
+      signal: AbortSignal.timeout(5000),
+    }).catch((error: unknown) => deps.logger.warn({ err: { message: (error as Error).message } }, 'could not answer the Slack user'));
+  };
+  const worker = new Worker<SilenceJob>(
+    INTERACTION_QUEUE,
+    async (job) => {
+      const { durationMs, by, responseUrl } = job.data;
+      const result = await silenceIncident(job.data, durationMs, by, deps);
+      deps.logger.info({ incidentId: job.data.incidentId, status: result.status, by }, 'silence from Slack');
+      switch (result.status) {
+        case 'silenced':
+          await tell(
+            responseUrl,
+            `Silenced until ${formatTime(result.flags.silencedUntil ?? Date.now())} on ${result.created.length} Alertmanager(s)` +
+              `${result.errors.length ? `; refused by: ${result.errors.join('; ')}` : ''}.`,
+          );
+          break;
+        case 'failed':
+          await tell(responseUrl, `Could not silence: ${result.reason}. Nothing was changed.`);
+          break;
+        default:
+          await tell(responseUrl, `Nothing to silence: the incident is ${result.status === 'resolved' ? 'already resolved' : 'no longer known'}.`);
+      }
+      return result.status;
+    },
+    { connection: deps.connection, prefix: queuePrefix(deps.prefix), concurrency: 4 },
+  );
+  worker.on('error', (error) => deps.logger.error({ err: { message: error.message } }, 'interaction worker error'));
+  return worker;
+}

@@ -1,0 +1,28 @@
+/** The buttons on a firing Slack message: Acknowledge, Silence 1 h / 4 h, and links to runbook and Grafana. */
+import type { DeliveryRun } from '../deliver/channels.js';
+import { acknowledgementCovers } from '../deliver/plan.js';
+import { incidentRefValue } from './routes.js';
+
+const button = (action_id: string, text: string, extra: Record<string, unknown>) => ({
+  type: 'button',
+  action_id,
+  text: { type: 'plain_text', text, emoji: true },
+  ...extra,
+});
+
+export function slackActionBlocks(run: DeliveryRun, options: { silence: boolean }): Record<string, unknown>[] {
+  const value = incidentRefValue(run.snapshot);
+  const elements: Record<string, unknown>[] = [];
+  if (!acknowledgementCovers(run.flags, run.snapshot)) elements.push(button('relay_ack', 'Acknowledge', { style: 'primary', value }));
+  if (options.silence) {
+    elements.push(button('relay_silence_1h', 'Silence 1 h', { value }), button('relay_silence_4h', 'Silence 4 h', { value }));
+  }
+  for (const [label, id] of [
+    ['Runbook', 'relay_link_runbook'],
+    ['Dashboard', 'relay_link_grafana'],
+  ] as const) {
+    const link = run.view.links.find((l) => l.label === label);
+    if (link) elements.push(button(id, label === 'Dashboard' ? 'Grafana' : label, { url: link.url }));
+  }
+  return elements.length ? [{ type: 'actions', block_id: 'relay_actions', elements }] : [];
+}
