@@ -165,7 +165,10 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       emailFrom: config.smtp.from,
       slackPaceMs: policy.delivery.slack_pace * 1000,
       ...(config.slack.signingSecret
-        ? { slackActions: (run) => slackActionBlocks(run, { silence: config.alertmanagerUrls.length > 0 }) }
+        ? {
+            slackActions: (run) =>
+              slackActionBlocks(run, { silenceDurations: config.alertmanagerUrls.length > 0 ? policy.silence_durations : [] }),
+          }
         : {}),
       ...(config.ackSecret
         ? {
@@ -231,6 +234,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
         metrics,
         webhookToken: config.webhookToken,
         signingSecret: config.slack.signingSecret,
+        silenceDurations: policy.silence_durations,
         ackSecret: config.ackSecret,
         maxBodyBytes: config.maxBodyBytes,
         ...(options.now ? { now: options.now } : {}),

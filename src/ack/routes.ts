@@ -28,6 +28,8 @@ export interface InteractionRouteDeps {
   metrics: Metrics;
   webhookToken: string | undefined;
   signingSecret: string | undefined;
+  /** Seconds; a silence button is honoured only for a configured duration. */
+  silenceDurations: number[];
   ackSecret: string | undefined;
   maxBodyBytes: number;
   now?: () => number;
@@ -44,7 +46,6 @@ function parseRef(value: unknown): IncidentRef | undefined {
   return match ? { groupId: match[1]!, incidentId: match[2]! } : undefined;
 }
 
-const SILENCE_ACTIONS: Record<string, number> = { relay_silence_1h: 3_600_000, relay_silence_4h: 4 * 3_600_000 };
 
 interface BlockActionsPayload {
   type: string;
@@ -109,8 +110,9 @@ export function mountInteractionRoutes(app: Hono<AppEnv>, deps: InteractionRoute
       }
       return c.body(null, 200);
     }
-    const durationMs = SILENCE_ACTIONS[action.action_id];
-    if (durationMs) {
+    const seconds = Number(/^relay_silence_(\d+)s$/.exec(action.action_id)?.[1]);
+    if (deps.silenceDurations.includes(seconds)) {
+      const durationMs = seconds * 1000;
       // Alertmanager may take longer than Slack's 3-second window: the worker does it and answers via response_url.
       await deps.interactions.enqueueSilence({ ...ref, durationMs, by, responseUrl: payload.response_url });
       log.info({ durationMs }, 'silence requested from Slack');

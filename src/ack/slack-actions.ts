@@ -1,4 +1,5 @@
 /** The buttons on a firing Slack message: Acknowledge, Silence 1 h / 4 h, and links to runbook and Grafana. */
+import { formatDuration } from '../config/duration.js';
 import type { DeliveryRun } from '../deliver/channels.js';
 import { acknowledgementCovers } from '../deliver/plan.js';
 import { incidentRefValue } from './routes.js';
@@ -10,12 +11,17 @@ const button = (action_id: string, text: string, extra: Record<string, unknown>)
   ...extra,
 });
 
-export function slackActionBlocks(run: DeliveryRun, options: { silence: boolean }): Record<string, unknown>[] {
+/** A silence button's action id carries its duration, checked against the policy when clicked. */
+export function silenceActionId(seconds: number): string {
+  return `relay_silence_${seconds}s`;
+}
+
+export function slackActionBlocks(run: DeliveryRun, options: { silenceDurations: number[] }): Record<string, unknown>[] {
   const value = incidentRefValue(run.snapshot);
   const elements: Record<string, unknown>[] = [];
   if (!acknowledgementCovers(run.flags, run.snapshot)) elements.push(button('relay_ack', 'Acknowledge', { style: 'primary', value }));
-  if (options.silence) {
-    elements.push(button('relay_silence_1h', 'Silence 1 h', { value }), button('relay_silence_4h', 'Silence 4 h', { value }));
+  for (const seconds of options.silenceDurations) {
+    elements.push(button(silenceActionId(seconds), `Silence ${formatDuration(seconds).replace(/(\d)([a-z])/g, '$1 $2')}`, { value }));
   }
   for (const [label, id] of [
     ['Runbook', 'relay_link_runbook'],

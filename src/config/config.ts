@@ -67,6 +67,8 @@ const policySchema = z.strictObject({
       start_degraded: z.boolean().default(false),
     })
     .prefault({}),
+  /** The Silence buttons on Slack messages (issue: 1 h and 4 h). */
+  silence_durations: z.array(durationSchema).min(1).max(4).default([3600, 14400]),
   templates_dir: z.string().optional(),
   context: z
     .strictObject({

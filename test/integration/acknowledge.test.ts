@@ -160,7 +160,7 @@ describe('Slack interactions', () => {
     const { incidentId } = await fire('no-am');
     const value = await buttonValue(incidentId);
     // This relay has no ALERTMANAGER_URL, so it shows no silence button; a forged click still gets a clear answer.
-    const body = interaction('relay_silence_1h', value, 'maria', '1795660000.000777');
+    const body = interaction('relay_silence_3600s', value, 'maria', '1795660000.000777');
     const res = await rawRequest(`${relay.url}/slack/interactions`, { headers: signed(body), body });
     expect(res.status).toBe(200);
     await fake.waitFor(() => fake.calls.some((c) => c.method === '/response/1795660000.000777'), 10_000);
