@@ -61,7 +61,7 @@ export interface RunningRelay {
 
 export function selectSlackSender(config: Config): SlackSender {
   return config.slack.token
-    ? new WebApiSlackSender(config.slack.token, config.slack.apiUrl, config.policy.delivery.slack_timeout * 1000)
+    ? new WebApiSlackSender(config.slack.token, config.slack.apiUrl, config.policy.delivery.slack_timeout * 1000, config.policy.slack_identity)
     : new OutboxSlackSender(config.outboxDir);
 }
 

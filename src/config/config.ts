@@ -67,6 +67,10 @@ const policySchema = z.strictObject({
       start_degraded: z.boolean().default(false),
     })
     .prefault({}),
+  /** Sender name and icon on Slack messages (needs the chat:write.customize scope), as the monitoring guide's. */
+  slack_identity: z
+    .strictObject({ username: z.string().min(1).default('AlertManager'), icon_emoji: z.string().regex(/^:[\w+-]+:$/).default(':fire:') })
+    .prefault({}),
   /** The Silence buttons on Slack messages (issue: 1 h and 4 h). */
   silence_durations: z.array(durationSchema).min(1).max(4).default([3600, 14400]),
   templates_dir: z.string().optional(),

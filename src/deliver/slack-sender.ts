@@ -78,7 +78,12 @@ export class WebApiSlackSender implements SlackSender {
   readonly preview = false;
   private readonly client: WebClient;
 
-  constructor(token: string, apiUrl: string, timeoutMs: number) {
+  constructor(
+    token: string,
+    apiUrl: string,
+    timeoutMs: number,
+    private readonly identity: { username: string; icon_emoji: string } = { username: 'AlertManager', icon_emoji: ':fire:' },
+  ) {
     this.client = new WebClient(token, {
       slackApiUrl: apiUrl.endsWith('/') ? apiUrl : `${apiUrl}/`,
       retryConfig: { retries: 0 },
@@ -96,7 +101,7 @@ export class WebApiSlackSender implements SlackSender {
   }
 
   async postMessage(message: SlackMessage): Promise<SlackPosted> {
-    const result = await this.call(() => this.client.chat.postMessage({ ...message, unfurl_links: false, unfurl_media: false } as never));
+    const result = await this.call(() => this.client.chat.postMessage({ ...this.identity, ...message, unfurl_links: false, unfurl_media: false } as never));
     if (!result.channel || !result.ts) throw new TransientDeliveryError('Slack answered ok without channel and ts');
     return { channel: result.channel, ts: result.ts };
   }
