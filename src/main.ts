@@ -35,6 +35,15 @@ async function main(): Promise<void> {
       },
     );
   };
+  // SIGHUP reloads the context catalog; a bad file keeps the catalog in use.
+  process.on('SIGHUP', () => {
+    try {
+      relay.context?.reload();
+      logger.info('context catalog reloaded');
+    } catch (error) {
+      logger.error({ reason: (error as Error).message }, 'context catalog reload refused; keeping the previous catalog');
+    }
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
