@@ -45,6 +45,11 @@ export interface RelayOptions {
   /** Senders to use instead of the ones the config selects (tests inject failing ones). */
   slack?: SlackSender;
   mail?: MailSender;
+  /**
+   * How soon a delivery whose worker died is taken over (ms): BullMQ's job lock and stalled-check interval,
+   * and the per-delivery lock. The defaults (30 s, 120 s) suit production; crash tests shorten them.
+   */
+  locks?: { jobLockMs?: number; deliveryLockMs?: number };
 }
 
 export interface RunningRelay {
@@ -195,6 +200,8 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       metrics,
       connection: workerRedis,
       ...(options.now ? { now: options.now } : {}),
+      ...(options.locks?.jobLockMs ? { jobLockMs: options.locks.jobLockMs } : {}),
+      ...(options.locks?.deliveryLockMs ? { deliveryLockMs: options.locks.deliveryLockMs } : {}),
     });
     interactionWorker = startInteractionWorker({
       alerts: new RedisAlertStore(workerRedis, { prefix: policy.redis_prefix, retentionSeconds: policy.delivery.retention }),
@@ -273,14 +280,30 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       // Idle keep-alive sockets would hold close() open; requests in flight still finish.
       (server as import('node:http').Server).closeIdleConnections();
       await closed;
-      if (worker) {
-        const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), policy.delivery.shutdown_grace * 1000).unref());
-        if ((await Promise.race([worker.close(), grace])) === 'timeout') {
-          logger.warn('in-flight deliveries did not finish within shutdown_grace; they will be retried by another worker');
-          await worker.close(true);
+      // With the worker's Redis down, a running job can neither finish nor record its outcome: waiting out
+      // the grace would only delay shutdown (its lock expires and another worker retries it).
+      const graceMs = workerRedis?.status === 'ready' ? policy.delivery.shutdown_grace * 1000 : 0;
+      const closeWorker = async (w: Worker, what: string) => {
+        const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
+        // Wait with pause(), not close(): once close() has started, BullMQ hands every later call, close(true)
+        // included, the same pending promise, so a hung job would hold stop() forever. pause() takes no new
+        // job and resolves when the running ones are done; after the grace, close(true) abandons them (their
+        // locks expire and another worker takes the jobs over as stalled).
+        const idle = w.pause().then(
+          () => 'idle' as const,
+          () => 'idle' as const,
+        );
+        if ((await Promise.race([idle, grace])) === 'timeout') {
+          logger.warn(`in-flight ${what} did not finish within shutdown_grace; they will be retried by another worker`);
+          await w.close(true);
+        } else {
+          await w.close();
         }
-      }
-      await interactionWorker?.close();
+      };
+      await Promise.all([
+        worker ? closeWorker(worker, 'deliveries') : undefined,
+        interactionWorker ? closeWorker(interactionWorker, 'interactions') : undefined,
+      ]);
       await workerQueue?.close();
       await interactions.close();
       await queue.close();

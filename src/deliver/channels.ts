@@ -102,6 +102,8 @@ function applyAction(run: DeliveryRun, action: PlannedAction): void {
     case 'reminder':
       run.log.reminders = action.number;
       run.log.lastNotifiedAt = run.now;
+      // A reminder means the group is fresh again: a later staleness is news and is announced again.
+      run.log.staleNotified = false;
       break;
     case 'stale':
       run.log.staleNotified = true;
@@ -128,6 +130,11 @@ function slackDeliverer(deps: ChannelDeps): Deliverer {
       throw error;
     }
   };
+  /**
+   * One pace gate per channel, named as configured: the first post addresses '#alerts-critical', later
+   * updates and replies its id 'C0…'. Gating them under two names let them burst past Slack's limit.
+   */
+  const gateOf = (r: DeliveryRun) => r.delivery.target;
   const rootMessage = (r: DeliveryRun): SlackMessage => {
     const rendered = renderSlackRoot(r.view, { actions: deps.slackActions?.(r) });
     return { channel: r.delivery.target, text: rendered.text, attachments: rendered.attachments };
@@ -146,7 +153,7 @@ function slackDeliverer(deps: ChannelDeps): Deliverer {
   const reply = async (r: DeliveryRun, action: string, text: string, broadcast = false) => {
     const root = r.log.root as { channel: string; ts: string };
     await sendRecorded(r, deps, 'slack', action, slack.preview, () =>
-      call(root.channel, () => slack.postMessage({ channel: root.channel, text, thread_ts: root.ts, ...(broadcast ? { reply_broadcast: true } : {}) })).then(() => undefined),
+      call(gateOf(r), () => slack.postMessage({ channel: root.channel, text, thread_ts: root.ts, ...(broadcast ? { reply_broadcast: true } : {}) })).then(() => undefined),
     );
   };
   return {
@@ -156,7 +163,9 @@ function slackDeliverer(deps: ChannelDeps): Deliverer {
       const hash = hashOf(message);
       if (hash === r.log.renderedHash) return;
       const ts = r.log.root.ts;
-      await call(r.log.root.channel, () => withPlainFallback(r, message, (m) => slack.update({ ...m, ts })));
+      // Slack keeps the fields an update omits: the plain-text fallback must clear the old attachment, or a
+      // "resolved" text would sit above the stale "firing" blocks.
+      await call(gateOf(r), () => withPlainFallback(r, message, (m) => slack.update({ ...m, ts, attachments: m.attachments ?? [] })));
       r.log.renderedHash = hash;
       await r.save();
     },
@@ -166,7 +175,7 @@ function slackDeliverer(deps: ChannelDeps): Deliverer {
           const message = rootMessage(r);
           let posted: { channel: string; ts: string } | undefined;
           await sendRecorded(r, deps, 'slack', 'post', slack.preview, async () => {
-            posted = await call(r.delivery.target, () => withPlainFallback(r, message, (m) => slack.postMessage(m)));
+            posted = await call(gateOf(r), () => withPlainFallback(r, message, (m) => slack.postMessage(m)));
           });
           // Stored before the job completes: a retry or another worker updates instead of posting again.
           r.log.root = { channel: posted!.channel, ts: posted!.ts, at: r.now };

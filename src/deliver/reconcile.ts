@@ -28,6 +28,8 @@ export interface ReconcileDeps {
   oncallEmail: string | undefined;
   logger: Logger;
   now?: () => number;
+  /** TTL of the per-delivery lock (ms); how long a crashed worker's lock blocks its delivery. */
+  deliveryLockMs?: number;
 }
 
 export type ReconcileResult = { status: 'done'; actions: string[]; nextAt?: number } | { status: 'gone'; reason: string };
@@ -66,7 +68,7 @@ export async function reconcileDelivery(job: ReconcileJobData, deps: ReconcileDe
   const now = (deps.now ?? Date.now)();
   const { groupId, incidentId, deliveryId } = job;
   const token = randomUUID();
-  if (!(await deps.deliveries.acquireLock(groupId, incidentId, deliveryId, token, LOCK_TTL_MS))) {
+  if (!(await deps.deliveries.acquireLock(groupId, incidentId, deliveryId, token, deps.deliveryLockMs ?? LOCK_TTL_MS))) {
     // Another job for this delivery is running; come back shortly rather than run beside it.
     throw new RateLimitedError(1000, 'lock');
   }
@@ -134,14 +136,22 @@ async function recordEscalation(
   const known = new Set([...snapshot.deliveries, ...(flags.extraDeliveries ?? [])].map((d) => d.id));
   const added = escalatedTargets(snapshot, context, deps).filter((t) => !known.has(t.id));
   if (flags.escalation?.rule === escalation.rule && added.length === 0) return flags;
+  // Jobs of an incident's deliveries run at once and each may find the escalation new. Only the one whose
+  // update records it queues the others: a second round of jobs would, for a failing destination, mean a
+  // second dead letter for the same delivery.
+  let changed = false;
   const updated = await deps.deliveries.updateFlags(snapshot.groupId, snapshot.incidentId, (current) => {
     const ids = new Set((current.extraDeliveries ?? []).map((d) => d.id));
+    const fresh = added.filter((t) => !ids.has(t.id));
+    changed = current.escalation?.rule !== escalation.rule || fresh.length > 0;
+    if (!changed) return current;
     return {
       ...current,
       escalation: { rule: escalation.rule, reason: escalation.reason, ...(escalation.severity ? { severity: escalation.severity } : {}) },
-      extraDeliveries: [...(current.extraDeliveries ?? []), ...added.filter((t) => !ids.has(t.id))],
+      extraDeliveries: [...(current.extraDeliveries ?? []), ...fresh],
     };
   });
+  if (!changed) return updated;
   deps.logger.warn({ incidentId: snapshot.incidentId, rule: escalation.rule, added: added.map((t) => t.target) }, 'incident escalated');
   // Every delivery re-renders with the escalation; the new ones post for the first time.
   const all = [...snapshot.deliveries, ...(updated.extraDeliveries ?? [])];

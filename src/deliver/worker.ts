@@ -9,6 +9,7 @@ import { DELIVERY_QUEUE, queuePrefix, type ReconcileJobData } from '../enqueue/d
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AlertStore } from '../store/alert-store.js';
+import type { DeliveryStore } from '../store/delivery-store.js';
 import { PermanentDeliveryError, RateLimitedError, TransientDeliveryError } from './errors.js';
 import { type ReconcileDeps, reconcileDelivery } from './reconcile.js';
 
@@ -18,14 +19,21 @@ export function backoffDelay(attemptsMade: number, firstSeconds: number, maxSeco
   return Math.round(base / 2 + (random() * base) / 2);
 }
 
-async function channelOf(job: Job<ReconcileJobData>, alerts: AlertStore): Promise<string> {
-  const snapshot = await alerts.loadIncident(job.data.groupId, job.data.incidentId).catch(() => undefined);
-  return snapshot?.deliveries.find((d) => d.id === job.data.deliveryId)?.kind ?? 'unknown';
+async function channelOf(job: Job<ReconcileJobData>, alerts: AlertStore, deliveries: DeliveryStore): Promise<string> {
+  const { groupId, incidentId, deliveryId } = job.data;
+  const snapshot = await alerts.loadIncident(groupId, incidentId).catch(() => undefined);
+  const found = snapshot?.deliveries.find((d) => d.id === deliveryId);
+  if (found) return found.kind;
+  // Destinations added by escalation live in the incident's flags, not in the snapshot.
+  const flags = await deliveries.loadFlags(groupId, incidentId).catch(() => undefined);
+  return flags?.extraDeliveries?.find((d) => d.id === deliveryId)?.kind ?? 'unknown';
 }
 
 export interface WorkerDeps extends ReconcileDeps {
   metrics: Metrics;
   connection: Redis;
+  /** BullMQ's job lock and stalled-check interval (ms): how soon a dead worker's job is taken over. */
+  jobLockMs?: number;
 }
 
 export function startDeliveryWorker(deps: WorkerDeps): Worker<ReconcileJobData> {
@@ -46,7 +54,7 @@ export function startDeliveryWorker(deps: WorkerDeps): Worker<ReconcileJobData> 
         }
         if (error instanceof PermanentDeliveryError) throw new UnrecoverableError(error.message);
         if (error instanceof TransientDeliveryError) {
-          metrics.deliveryRetries.inc({ channel: await channelOf(job, deps.alerts) });
+          metrics.deliveryRetries.inc({ channel: await channelOf(job, deps.alerts, deps.deliveries) });
           logger.warn({ jobId: job.id, ...job.data, attempt: job.attemptsMade + 1, reason: error.message }, 'delivery failed; will retry');
         }
         throw error;
@@ -56,6 +64,7 @@ export function startDeliveryWorker(deps: WorkerDeps): Worker<ReconcileJobData> 
       connection: deps.connection,
       prefix: queuePrefix(policy.redis_prefix),
       concurrency: policy.delivery.concurrency,
+      ...(deps.jobLockMs ? { lockDuration: deps.jobLockMs, stalledInterval: deps.jobLockMs } : {}),
       settings: {
         backoffStrategy: (attemptsMade: number) => backoffDelay(attemptsMade, policy.delivery.backoff, policy.delivery.max_backoff),
       },
@@ -65,7 +74,7 @@ export function startDeliveryWorker(deps: WorkerDeps): Worker<ReconcileJobData> 
     if (!job) return;
     const final = error.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
     if (!final) return;
-    void channelOf(job, deps.alerts).then((channel) => {
+    void channelOf(job, deps.alerts, deps.deliveries).then((channel) => {
       metrics.deadLetters.inc({ channel });
       metrics.deliveries.inc({ channel, outcome: 'dead_lettered' });
       logger.error(
