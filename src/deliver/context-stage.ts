@@ -75,7 +75,6 @@ export function createContextStage(options: ContextStageOptions): ContextStage {
           runbook: ctx.runbook,
           dashboard: ctx.dashboard,
           silenceUrl: ctx.links.silence,
-          escalation: escalation?.reason,
           unavailable: ctx.unavailable?.reason,
         },
         severity: escalation?.severity ?? snapshot.severity,

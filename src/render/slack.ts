@@ -69,7 +69,6 @@ export function renderSlackRoot(view: MessageView, options: SlackRenderOptions =
       : `Firing since ${view.startedAt} (${view.duration}) · ${view.counts.firing} firing${view.counts.resolved ? `, ${view.counts.resolved} resolved` : ''}`,
   ].filter((x): x is string => Boolean(x));
   blocks.push(section(facts.join('\n')));
-  if (view.context?.escalation) blocks.push(section(`:arrow_double_up: *Escalated:* ${e(view.context.escalation)}`));
   if (view.context) {
     const lines = view.context.lines.map((l) => `• ${e(l)}`);
     if (view.context.unavailable) lines.push(`_Context unavailable: ${e(view.context.unavailable)}_`);

@@ -26,7 +26,6 @@ export interface ContextView {
   runbook?: string | undefined;
   dashboard?: string | undefined;
   silenceUrl?: string | undefined;
-  escalation?: string | undefined;
   /** Set when the context source failed: the message still goes out, and says so. */
   unavailable?: string | undefined;
 }
