@@ -42,7 +42,7 @@ export interface IncidentSnapshot {
   groupLabels: Labels;
   commonLabels: Labels;
   commonAnnotations: Labels;
-  /** The latest sender's URL; differs between replicas, so never part of deduplication. */
+  /** The first sender's URL in this episode; differs between replicas, so never part of deduplication. */
   externalURL: string;
   /** Refreshed by every valid webhook, duplicates included: Alertmanager's repeat is the heartbeat. */
   lastSeenAt: number;

@@ -100,7 +100,8 @@ export function mergeWebhook(
     groupLabels: payload.groupLabels,
     commonLabels: allKnownResolved && previous ? previous.commonLabels : payload.commonLabels,
     commonAnnotations: payload.commonAnnotations,
-    externalURL: payload.externalURL,
+    // Replicas differ only here; keeping the episode's first keeps messages (which link to it) stable.
+    externalURL: startsEpisode || !previous ? payload.externalURL : previous.externalURL,
     lastSeenAt: now,
     severity: severityOf(payload.commonLabels, alerts),
     deliveries: startsEpisode ? [] : (previous?.deliveries ?? []),
