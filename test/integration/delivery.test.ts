@@ -126,10 +126,11 @@ describe('escalation destinations', () => {
     );
     const qaFirst = mailsFor(sink, incidentId, QA)[0]!;
     expect(qaFirst.to).toEqual([QA, 'qa-pharma@coldchain.example']);
-    expect(qaFirst.text).toContain('Escalated:');
+    // The message states the rule that escalated it (the fixture is critical already: "rule matched").
+    expect(qaFirst.text).toContain('(rule pharma-excursion-half-budget)');
     await fake.waitFor(() => rootsOf(fake, incidentId).length === 1, WAIT);
     await fake.waitFor(
-      () => slackTexts(rootsOf(fake, incidentId)[0]!).join('\n').includes('*Escalated:*'),
+      () => slackTexts(rootsOf(fake, incidentId)[0]!).join('\n').includes('(rule pharma-excursion-half-budget)'),
       WAIT,
     );
 
