@@ -49,6 +49,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`relay: failed to start: ${(error as Error).stack ?? String(error)}\n`);
+  // The message says what to fix; the stack only helps when debugging the relay itself.
+  const detail = process.env.LOG_LEVEL === 'debug' ? ((error as Error).stack ?? String(error)) : (error as Error).message;
+  process.stderr.write(`relay: failed to start: ${detail}\n`);
   process.exit(1);
 });
