@@ -49,8 +49,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  // The message says what to fix; the stack only helps when debugging the relay itself.
-  const detail = process.env.LOG_LEVEL === 'debug' ? ((error as Error).stack ?? String(error)) : (error as Error).message;
-  process.stderr.write(`relay: failed to start: ${detail}\n`);
+  // The message says what to fix; a stack only helps for errors the relay did not expect.
+  const known = error instanceof Error && /already in use|Redis did not answer|check failed|email template/.test(error.message);
+  process.stderr.write(`relay: failed to start: ${known ? error.message : ((error as Error).stack ?? String(error))}\n`);
   process.exit(1);
 });
