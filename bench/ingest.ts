@@ -43,7 +43,11 @@ function payload(alertCount: number): Record<string, unknown> {
   };
 }
 
-/** A wrk script that sends the payload with a fresh groupKey on every request. */
+/**
+ * A wrk script that sends the payload with a fresh groupKey on every request. The run's nonce comes in as a
+ * wrk argument: Lua's random sequence is the same in every wrk process, so without it the measured run
+ * would repeat the warm-up's groupKeys and count partly duplicates (which queue nothing).
+ */
 function wrkScript(alertCount: number): string {
   const [head, tail] = JSON.stringify(payload(alertCount)).split('__GROUP__');
   const file = join(work, `post-${alertCount}.lua`);
@@ -59,7 +63,7 @@ setup = function(thread)
   thread:set("tid", ids)
 end
 init = function(args)
-  thread_id = tid
+  thread_id = args[1] .. "-" .. tid
 end
 request = function()
   counter = counter + 1
@@ -79,7 +83,8 @@ interface RunResult {
 }
 
 function runWrk(port: number, script: string): RunResult {
-  const out = execFileSync('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', '-s', script, `http://127.0.0.1:${port}`], {
+  const nonce = Math.random().toString(36).slice(2, 10);
+  const out = execFileSync('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', '-s', script, `http://127.0.0.1:${port}`, '--', nonce], {
     encoding: 'utf8',
   });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);

@@ -18,6 +18,8 @@ export interface IngestDeps {
   oncallEmail: string | undefined;
   metrics: Metrics;
   now?: () => number;
+  /** Told when the bookkeeping after the answer (finishCommit) fails; the webhook itself was stored. */
+  onFinishError?: (error: unknown, snapshot: IncidentSnapshot) => void;
 }
 
 export interface IngestResult {
@@ -25,6 +27,11 @@ export interface IngestResult {
   incidentId: string;
   status: IncidentSnapshot['status'];
   jobs: number;
+  /**
+   * Settles (never rejects) once the commit's bookkeeping is done: the pending marker cleared and the
+   * incident index written. The caller answers without waiting for it; see ingestWebhook.
+   */
+  finished: Promise<void>;
 }
 
 /** Another writer committed the same group between our read and our write this many times in a row. */
@@ -33,6 +40,7 @@ export class ContentionError extends Error {
 }
 
 const MAX_COMMIT_ATTEMPTS = 8;
+const DONE: Promise<void> = Promise.resolve();
 
 export function jobsFor(snapshot: IncidentSnapshot, acceptedAt: number): ReconcileJobData[] {
   return snapshot.deliveries.map((d) => ({
@@ -61,11 +69,17 @@ export async function ingestWebhook(payload: WebhookPayload, deps: IngestDeps): 
     const rev = await deps.store.commitGroup(snapshot, stored.rev, changed);
     if (rev === undefined) continue;
     const jobs = mustEnqueue ? jobsFor(snapshot, acceptedAt) : [];
+    let finished = DONE;
     if (mustEnqueue) {
       await deps.queue.enqueue(jobs);
-      await deps.store.finishCommit(snapshot, rev);
+      // Snapshot and jobs are stored: the webhook may be answered now. Clearing the pending marker and
+      // writing the incident index need not hold the answer back (one Redis round trip less per webhook):
+      // if they fail, the marker stays and the next copy of this group re-queues the same jobs, which the
+      // queue's deduplication absorbs and the level-triggered worker tolerates; the index is written again
+      // by the next commit that queues jobs. Nothing accepted is lost either way.
+      finished = deps.store.finishCommit(snapshot, rev).catch((error: unknown) => deps.onFinishError?.(error, snapshot));
     }
-    return { duplicate: !mustEnqueue, incidentId: snapshot.incidentId, status: snapshot.status, jobs: jobs.length };
+    return { duplicate: !mustEnqueue, incidentId: snapshot.incidentId, status: snapshot.status, jobs: jobs.length, finished };
   }
   throw new ContentionError(`group ${payload.groupKey} changed under ${MAX_COMMIT_ATTEMPTS} consecutive commits`);
 }

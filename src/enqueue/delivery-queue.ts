@@ -69,7 +69,11 @@ export class BullDeliveryQueue implements DeliveryQueuePort {
 
   async enqueue(jobs: readonly ReconcileJobData[]): Promise<void> {
     if (jobs.length === 0) return;
-    await this.queue.addBulk(jobs.map((data) => ({ name: 'reconcile', data, opts: jobOptions(data, this.options) })));
+    // One add per job rather than addBulk: in BullMQ 6.7 addBulk is a plain pipeline (no transaction, so
+    // nothing is lost), but it builds a new ioredis Pipeline per call, copying every BullMQ script onto it,
+    // and writes it as a batch of its own: about 35 µs of CPU per webhook (BENCHMARKS.md). Single adds ride
+    // the connection's auto-pipeline, shared with the commands of every other webhook in flight.
+    await Promise.all(jobs.map((data) => this.queue.add('reconcile', data, jobOptions(data, this.options))));
   }
 
   async schedule(job: ReconcileJobData, dueAt: number): Promise<void> {

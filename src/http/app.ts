@@ -8,7 +8,7 @@ import type { Config } from '../config/config.js';
 import { ContentionError, type IngestDeps, ingestWebhook } from '../ingest.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { parseWebhook } from '../receive/schema.js';
+import { parseWebhook, type WebhookAlert } from '../receive/schema.js';
 import { isAuthorized } from './auth.js';
 import { ApiError, errorResponse } from './errors.js';
 import { checkDeclaredLength, readBody } from './read-body.js';
@@ -29,17 +29,50 @@ export type AppEnv = { Variables: { requestId: string; log: Logger } };
 
 const JSON_TYPE = /^application\/([\w.+-]*\+)?json\s*(;|$)/i;
 
+/**
+ * Counts received alerts by status and severity. A group's alerts mostly share both, and each increment
+ * hashes its labels, so a run of alerts with the same pair is counted in one increment.
+ */
+function countAlerts(metrics: Metrics, alerts: readonly WebhookAlert[]): void {
+  let status = '';
+  let severity = '';
+  let run = 0;
+  for (const alert of alerts) {
+    const alertSeverity = alert.labels.severity ?? 'none';
+    if (run > 0 && (alert.status !== status || alertSeverity !== severity)) {
+      metrics.alertsReceived.inc({ status, severity }, run);
+      run = 0;
+    }
+    status = alert.status;
+    severity = alertSeverity;
+    run++;
+  }
+  if (run > 0) metrics.alertsReceived.inc({ status, severity }, run);
+}
+
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { metrics, logger } = deps;
   const servesApi = deps.config.role !== 'worker';
+  const ingestDeps: IngestDeps = {
+    ...deps,
+    onFinishError: (error, snapshot) =>
+      logger.warn(
+        { err: error, groupId: snapshot.groupId, incidentId: snapshot.incidentId },
+        'could not clear the pending marker after answering; the next copy of this group will re-queue its jobs',
+      ),
+  };
 
   app.use(async (c, next) => {
     const requestId = c.req.header('x-request-id')?.slice(0, 64) || randomUUID();
     c.set('requestId', requestId);
     c.set('log', logger.child({ requestId }));
-    await next();
+    // Set before the handler builds its response: a header added to a finished response makes Hono copy it
+    // into a stream-bodied Response, which the Node adapter can only write through its slow path.
     c.header('X-Request-Id', requestId);
+    await next();
+    // A handler that returns its own Response object bypasses the prepared headers.
+    if (!c.res.headers.has('X-Request-Id')) c.header('X-Request-Id', requestId);
     metrics.httpRequests.inc({ route: c.req.routePath || 'unmatched', status: String(c.res.status) });
   });
 
@@ -107,12 +140,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       );
     }
     const { payload } = parsed;
-    for (const alert of payload.alerts) {
-      metrics.alertsReceived.inc({ status: alert.status, severity: alert.labels.severity ?? 'none' });
-    }
+    countAlerts(metrics, payload.alerts);
     const stopTimer = metrics.enqueueDuration.startTimer();
     try {
-      const result = await ingestWebhook(payload, deps);
+      const result = await ingestWebhook(payload, ingestDeps);
       stopTimer();
       if (result.duplicate) metrics.webhooksDeduplicated.inc();
       log.info(

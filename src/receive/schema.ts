@@ -4,34 +4,57 @@
  */
 import { z } from 'zod';
 
-const labelSet = z.record(z.string(), z.string());
 const timestamp = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an RFC 3339 timestamp');
 const alertStatus = z.enum(['firing', 'resolved']);
 
-export const alertSchema = z.looseObject({
-  status: alertStatus,
-  labels: labelSet,
-  annotations: labelSet.default({}),
-  startsAt: timestamp,
-  endsAt: timestamp,
-  generatorURL: z.string().default(''),
-  fingerprint: z.string().min(1).max(64),
-});
+/** The webhook schema over a given label-set schema (see fastWebhookSchema for why there are two). */
+function webhookSchemaWith(labelSet: z.ZodType<Record<string, string>>) {
+  const alert = z.looseObject({
+    status: alertStatus,
+    labels: labelSet,
+    annotations: labelSet.default({}),
+    startsAt: timestamp,
+    endsAt: timestamp,
+    generatorURL: z.string().default(''),
+    fingerprint: z.string().min(1).max(64),
+  });
+  const webhook = z.looseObject({
+    version: z.literal('4'),
+    groupKey: z.string().min(1).max(4096),
+    truncatedAlerts: z.number().int().nonnegative().default(0),
+    status: alertStatus,
+    receiver: z.string().min(1).max(512),
+    groupLabels: labelSet,
+    commonLabels: labelSet,
+    commonAnnotations: labelSet.default({}),
+    externalURL: z.string().default(''),
+    alerts: z.array(alert),
+    notification_reason: z.string().optional(),
+    routeLabels: labelSet.optional(),
+  });
+  return { alert, webhook };
+}
 
-export const webhookSchema = z.looseObject({
-  version: z.literal('4'),
-  groupKey: z.string().min(1).max(4096),
-  truncatedAlerts: z.number().int().nonnegative().default(0),
-  status: alertStatus,
-  receiver: z.string().min(1).max(512),
-  groupLabels: labelSet,
-  commonLabels: labelSet,
-  commonAnnotations: labelSet.default({}),
-  externalURL: z.string().default(''),
-  alerts: z.array(alertSchema),
-  notification_reason: z.string().optional(),
-  routeLabels: labelSet.optional(),
-});
+const full = webhookSchemaWith(z.record(z.string(), z.string()));
+export const alertSchema = full.alert;
+/** The schema of record: the one that names the bad fields of a payload it refuses. */
+export const webhookSchema = full.webhook;
+
+/**
+ * Label sets are most of a payload, and zod's record parser runs every key and every value through its
+ * whole machinery (about 60% of parsing a 10-alert webhook). This one accepts a strict subset of what
+ * the record accepts, in one loop, and returns the same object instead of a copy; anything it refuses
+ * (including a `__proto__` key, which the record drops) goes to the full schema, so the outcome and the
+ * issues reported are the full schema's own.
+ */
+function isLabelSet(value: unknown): value is Record<string, string> {
+  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) return false;
+  for (const key in value) {
+    if (key === '__proto__' || typeof (value as Record<string, unknown>)[key] !== 'string') return false;
+  }
+  return true;
+}
+const fastWebhookSchema = webhookSchemaWith(z.custom<Record<string, string>>(isLabelSet)).webhook;
 
 export type WebhookAlert = z.output<typeof alertSchema>;
 export type WebhookPayload = z.output<typeof webhookSchema>;
@@ -44,6 +67,8 @@ export interface SchemaIssue {
 export type ParseResult = { ok: true; payload: WebhookPayload } | { ok: false; issues: SchemaIssue[] };
 
 export function parseWebhook(body: unknown, maxAlerts: number): ParseResult {
+  const fast = fastWebhookSchema.safeParse(body);
+  if (fast.success) return { ok: true, payload: capAlerts(fast.data, maxAlerts) };
   const parsed = webhookSchema.safeParse(body);
   if (!parsed.success) {
     return {

@@ -31,11 +31,26 @@ export function selectRoutes(policy: Policy, labels: Record<string, string>): Ro
  */
 export const PREVIEW_ONCALL = 'oncall@preview.invalid';
 
+/**
+ * Delivery ids are hashes of a destination, and the destinations come from the policy, so the set is small
+ * and fixed: hashing each once saves two SHA-256 per new incident.
+ */
+const deliveryIds = new Map<string, string>();
+function cachedDeliveryId(kind: DeliveryTarget['kind'], target: string): string {
+  const key = `${kind}\u0000${target}`;
+  let id = deliveryIds.get(key);
+  if (id === undefined) {
+    id = deliveryIdOf(kind, target);
+    deliveryIds.set(key, id);
+  }
+  return id;
+}
+
 /** The destinations of the selected routes; a destination reached by two routes keeps the shorter repeat. */
 export function deliveriesFor(routes: readonly RouteConfig[], oncallEmail: string | undefined): DeliveryTarget[] {
   const byId = new Map<string, DeliveryTarget>();
   const add = (kind: DeliveryTarget['kind'], target: string, route: RouteConfig) => {
-    const id = deliveryIdOf(kind, target);
+    const id = cachedDeliveryId(kind, target);
     const existing = byId.get(id);
     const repeat = route.repeat;
     if (existing) {

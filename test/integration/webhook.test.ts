@@ -23,7 +23,9 @@ let queue: Queue<ReconcileJobData>;
 let redis: Redis;
 
 beforeAll(async () => {
-  const config = testConfig(prefix, { RELAY_WEBHOOK_TOKEN: TOKEN, RELAY_MAX_BODY_BYTES: String(LIMIT) });
+  // The api role: these tests count the jobs a webhook queues, and a worker in the same process would be
+  // taking them (and scheduling reminders) while they count.
+  const config = testConfig(prefix, { RELAY_WEBHOOK_TOKEN: TOKEN, RELAY_MAX_BODY_BYTES: String(LIMIT), RELAY_ROLE: 'api' });
   relay = await startRelay(config);
   other = await startRelay(config);
   redis = new Redis(REDIS_URL);
@@ -183,5 +185,50 @@ describe('deduplication and durability', () => {
     const snapshot = await relay.store.loadIncident(groupIdOf(base.receiver, base.groupKey), (res.json() as { incidentId: string }).incidentId);
     expect(snapshot?.alerts).toHaveLength(500);
     expect(snapshot?.truncatedAlerts).toBe(100);
+  });
+});
+
+describe('request ids and counters', () => {
+  it('answers every response with X-Request-Id, echoing the caller\'s', async () => {
+    const ok = await postJson(webhook(), inGroup(fixture('firing-high-cpu'), 'request-id'), { ...AUTH, 'x-request-id': 'am-42' });
+    expect(ok.status).toBe(200);
+    expect(ok.headers['x-request-id']).toBe('am-42');
+    const refused = await postJson(webhook(), inGroup(fixture('firing-high-cpu'), 'request-id'), {});
+    expect(refused.status).toBe(401);
+    expect(refused.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const missing = await fetch(`${relay.url}/nowhere`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('counts every received alert by status and severity', async () => {
+    const counted = async () => {
+      const text = await (await fetch(`${relay.url}/metrics`)).text();
+      const value = (status: string, severity: string) =>
+        Number(new RegExp(`relay_alerts_received_total\\{status="${status}",severity="${severity}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+      return { firingCritical: value('firing', 'critical'), firingWarning: value('firing', 'warning'), resolvedCritical: value('resolved', 'critical') };
+    };
+    const before = await counted();
+    const base = inGroup(fixture('firing-high-cpu'), 'counted');
+    const alert = base.alerts[0]!;
+    const at = (fingerprint: string, status: 'firing' | 'resolved', severity: string) => ({
+      ...alert,
+      fingerprint,
+      status,
+      labels: { ...alert.labels, severity },
+    });
+    const alerts = [
+      at('c1', 'firing', 'critical'),
+      at('c2', 'firing', 'critical'),
+      at('w1', 'firing', 'warning'),
+      at('c3', 'firing', 'critical'),
+      at('r1', 'resolved', 'critical'),
+      at('r2', 'resolved', 'critical'),
+    ];
+    expect((await postJson(webhook(), { ...base, alerts }, AUTH)).status).toBe(200);
+    const after = await counted();
+    expect(after.firingCritical - before.firingCritical).toBe(3);
+    expect(after.firingWarning - before.firingWarning).toBe(1);
+    expect(after.resolvedCritical - before.resolvedCritical).toBe(2);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseWebhook } from '../../src/receive/schema.js';
+import { parseWebhook, webhookSchema } from '../../src/receive/schema.js';
 import { fixture, fixtureText } from '../support/fixtures.js';
 
 describe('parseWebhook', () => {
@@ -35,5 +35,71 @@ describe('parseWebhook', () => {
     if (!result.ok) return;
     expect(result.payload.alerts.map((a) => a.fingerprint)).toEqual(['f0', 'f1', 'f2', 'f3', 'f4']);
     expect(result.payload.truncatedAlerts).toBe(4);
+  });
+});
+
+describe('parseWebhook fast path (label sets checked in one loop, the full schema otherwise)', () => {
+  const base = () => structuredClone(fixture('group-truncated-replica-a')) as unknown as Record<string, unknown>;
+  const firstAlert = (body: Record<string, unknown>) => (body.alerts as Record<string, unknown>[])[0]!;
+  const variants: [string, (body: Record<string, unknown>) => void][] = [
+    ['unchanged', () => {}],
+    ['no annotations, commonAnnotations, generatorURL, truncatedAlerts or externalURL (defaults)', (b) => {
+      delete firstAlert(b).annotations;
+      delete firstAlert(b).generatorURL;
+      delete b.commonAnnotations;
+      delete b.truncatedAlerts;
+      delete b.externalURL;
+    }],
+    ['unknown fields at both levels', (b) => {
+      b.future = { nested: [1, 2] };
+      firstAlert(b).extra = 'x';
+    }],
+    ['routeLabels and notification_reason', (b) => {
+      b.routeLabels = { team: 'ops' };
+      b.notification_reason = 'new_alert';
+    }],
+    ['empty label sets', (b) => {
+      b.groupLabels = {};
+      firstAlert(b).annotations = {};
+    }],
+    ['a numeric label value', (b) => {
+      (firstAlert(b).labels as Record<string, unknown>).replicas = 3;
+    }],
+    ['a null label value', (b) => {
+      (b.commonLabels as Record<string, unknown>).zone = null;
+    }],
+    ['labels that are an array', (b) => {
+      firstAlert(b).labels = ['a'];
+    }],
+    ['labels missing', (b) => {
+      delete firstAlert(b).labels;
+    }],
+    ['a __proto__ label, which the record schema drops', (b) => {
+      firstAlert(b).labels = JSON.parse('{"alertname":"X","__proto__":"y"}');
+    }],
+    ['routeLabels with a non-string value', (b) => {
+      b.routeLabels = { team: 1 };
+    }],
+  ];
+
+  for (const [name, mutate] of variants) {
+    it(`gives the full schema's result: ${name}`, () => {
+      const body = base();
+      mutate(body);
+      const text = JSON.stringify(body); // parsed from text, as the receiver sees it
+      const viaFull = webhookSchema.safeParse(JSON.parse(text));
+      const result = parseWebhook(JSON.parse(text), 500);
+      expect(result.ok).toBe(viaFull.success);
+      if (result.ok && viaFull.success) expect(result.payload).toStrictEqual(viaFull.data);
+      if (!result.ok && !viaFull.success) {
+        expect(result.issues.map((i) => i.path)).toEqual(viaFull.error.issues.map((i) => i.path.join('.') || '(body)'));
+      }
+    });
+  }
+
+  it('takes the fast path for a plain payload (label sets are passed through, not copied)', () => {
+    const input = JSON.parse(fixtureText('firing-high-cpu')) as { alerts: { labels: object }[] };
+    const result = parseWebhook(input, 500);
+    expect(result.ok && result.payload.alerts[0]!.labels).toBe(input.alerts[0]!.labels);
   });
 });
