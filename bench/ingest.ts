@@ -8,10 +8,10 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { deletePrefix } from '../test/support/redis.js';
+import { freePort } from '../test/support/redis-server.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -22,8 +22,18 @@ const work = mkdtempSync(join(tmpdir(), 'relay-bench-'));
 function payload(alertCount: number): Record<string, unknown> {
   const alerts = Array.from({ length: alertCount }, (_, i) => ({
     status: 'firing',
-    labels: { alertname: 'ReeferTemperatureExcursion', severity: 'critical', vehicle_id: `TRK-${1000 + i}`, shipment_id: `SHP-${2000 + i}`, zone: 'cargo-1' },
-    annotations: { summary: `Reefer temperature above range on TRK-${1000 + i}`, value: '9.4', runbook_url: 'https://runbooks.example/reefer-excursion' },
+    labels: {
+      alertname: 'ReeferTemperatureExcursion',
+      severity: 'critical',
+      vehicle_id: `TRK-${1000 + i}`,
+      shipment_id: `SHP-${2000 + i}`,
+      zone: 'cargo-1',
+    },
+    annotations: {
+      summary: `Reefer temperature above range on TRK-${1000 + i}`,
+      value: '9.4',
+      runbook_url: 'https://runbooks.example/reefer-excursion',
+    },
     startsAt: '2026-11-26T03:08:56Z',
     endsAt: '0001-01-01T00:00:00Z',
     generatorURL: 'http://prometheus:9090/graph?g0.expr=reefer_temperature_celsius',
@@ -84,25 +94,28 @@ interface RunResult {
 
 function runWrk(port: number, script: string): RunResult {
   const nonce = Math.random().toString(36).slice(2, 10);
-  const out = execFileSync('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', '-s', script, `http://127.0.0.1:${port}`, '--', nonce], {
-    encoding: 'utf8',
-  });
+  const out = execFileSync(
+    'wrk',
+    [
+      '-t2',
+      `-c${CONNECTIONS}`,
+      `-d${DURATION}s`,
+      '--latency',
+      '-s',
+      script,
+      `http://127.0.0.1:${port}`,
+      '--',
+      nonce,
+    ],
+    {
+      encoding: 'utf8',
+    },
+  );
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const p50 = /\s50%\s+([\d.]+\w+)/.exec(out)?.[1] ?? '?';
   const p99 = /\s99%\s+([\d.]+\w+)/.exec(out)?.[1] ?? '?';
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   return { rps, p50, p99, non2xx };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 /** Starts a server process; it is ready when it prints `listening N` or when `knownPort` answers. */
@@ -111,7 +124,10 @@ async function startServer(
   env: Record<string, string>,
   knownPort?: number,
 ): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, command, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, command, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     let text = '';
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -146,24 +162,12 @@ async function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-async function cleanRedis(): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  for (const pattern of [`${PREFIX}:*`, `{${PREFIX}}:*`]) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 5000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  }
-  redis.disconnect();
-}
-
 async function main(): Promise<void> {
   try {
     execFileSync('wrk', ['--version'], { stdio: 'ignore' });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('wrk is not installed: apt-get install wrk');
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new Error('wrk is not installed: apt-get install wrk');
   }
   const policy = join(work, 'policy.yaml');
   writeFileSync(
@@ -184,29 +188,37 @@ async function main(): Promise<void> {
     await stop(bare.child);
 
     const relayPort = await freePort();
-    const relay = await startServer([...loader, 'src/main.ts'], {
-      PORT: String(relayPort),
-      HOST: '127.0.0.1',
-      RELAY_ROLE: 'api',
-      RELAY_CONFIG: policy,
-      REDIS_URL,
-      // Per-webhook lines are info; at this rate they would measure the terminal, not the relay.
-      LOG_LEVEL: 'warn',
-      RELAY_OUTBOX_DIR: join(work, 'outbox'),
-    }, relayPort);
+    const relay = await startServer(
+      [...loader, 'src/main.ts'],
+      {
+        PORT: String(relayPort),
+        HOST: '127.0.0.1',
+        RELAY_ROLE: 'api',
+        RELAY_CONFIG: policy,
+        REDIS_URL,
+        // Per-webhook lines are info; at this rate they would measure the terminal, not the relay.
+        LOG_LEVEL: 'warn',
+        RELAY_OUTBOX_DIR: join(work, 'outbox'),
+      },
+      relayPort,
+    );
     runWrk(relay.port, script);
     const relayResult = runWrk(relay.port, script);
     await stop(relay.child);
-    await cleanRedis();
+    await deletePrefix(PREFIX, REDIS_URL);
 
     const ratio = relayResult.rps / bareResult.rps;
     const line = (name: string, r: RunResult) =>
       `  ${name.padEnd(6)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.padStart(8)}  p99 ${r.p99.padStart(8)}${r.non2xx ? `  NON-2xx: ${r.non2xx}` : ''}`;
     const text = `${alertCount} alert${alertCount > 1 ? 's' : ''} per webhook\n${line('bare', bareResult)}\n${line('relay', relayResult)}\n  ratio relay/bare: ${ratio.toFixed(2)}\n`;
     process.stdout.write(`${text}\n`);
-    rows.push(`| ${alertCount} | ${bareResult.rps.toFixed(0)} | ${relayResult.rps.toFixed(0)} | ${ratio.toFixed(2)} | ${relayResult.p50} | ${relayResult.p99} |`);
+    rows.push(
+      `| ${alertCount} | ${bareResult.rps.toFixed(0)} | ${relayResult.rps.toFixed(0)} | ${ratio.toFixed(2)} | ${relayResult.p50} | ${relayResult.p99} |`,
+    );
   }
-  process.stdout.write(`| alerts | bare req/s | relay req/s | ratio | relay p50 | relay p99 |\n|---|---|---|---|---|---|\n${rows.join('\n')}\n`);
+  process.stdout.write(
+    `| alerts | bare req/s | relay req/s | ratio | relay p50 | relay p99 |\n|---|---|---|---|---|---|\n${rows.join('\n')}\n`,
+  );
 }
 
 main().catch((error: unknown) => {

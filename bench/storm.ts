@@ -5,7 +5,7 @@
  * was dropped. Reference (DESIGN.md, issue 3): Alertmanager 0.25's own Slack notifier delivered 7 of 30
  * within 60 s and drew 182 429s, because it does not retry them.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/config.js';
@@ -13,7 +13,6 @@ import { createLogger } from '../src/observability/logger.js';
 import { startRelay } from '../src/relay.js';
 import { DEFAULT_SLACK_TOKEN, startFakeSlack } from '../test/support/fake-slack.js';
 import { deletePrefix } from '../test/support/redis.js';
-import { writeFileSync } from 'node:fs';
 
 const INCIDENTS = Number(process.env.STORM_INCIDENTS ?? 30);
 const LIMIT_S = Number(process.env.STORM_LIMIT_SECONDS ?? 120);
@@ -51,7 +50,11 @@ async function main(): Promise<void> {
             status: 'firing',
             receiver: 'relay',
             groupLabels: { alertname: 'ReeferUnitFault', vehicle_id: `TRK-${1000 + i}` },
-            commonLabels: { alertname: 'ReeferUnitFault', severity: 'critical', vehicle_id: `TRK-${1000 + i}` },
+            commonLabels: {
+              alertname: 'ReeferUnitFault',
+              severity: 'critical',
+              vehicle_id: `TRK-${1000 + i}`,
+            },
             commonAnnotations: { summary: `Reefer unit fault on TRK-${1000 + i}` },
             externalURL: 'http://alertmanager:9093',
             alerts: [
@@ -81,7 +84,7 @@ async function main(): Promise<void> {
     const within60 = visibleAt.filter((t) => t <= 60_000).length;
     const failed = (await relay.queue.queue.getFailed()).length;
     process.stdout.write(
-      [
+      `${[
         `storm benchmark: ${INCIDENTS} critical incidents at once → #alerts-critical, fake Slack allows 1 message/s per channel`,
         `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`,
         `accepted (2xx):            ${accepted}/${INCIDENTS}`,
@@ -91,7 +94,7 @@ async function main(): Promise<void> {
         `429s drawn:                ${fake.rateLimitedCount}   (Alertmanager 0.25: 182)`,
         `dropped (dead-lettered):   ${failed}`,
         `duplicates (same incident posted twice): ${visible - new Set(fake.topLevelMessages('#alerts-critical').map((m) => JSON.stringify(m.attachments).match(/TRK-\d+/)?.[0])).size}`,
-      ].join('\n') + '\n',
+      ].join('\n')}\n`,
     );
   } finally {
     await relay.stop();

@@ -77,9 +77,19 @@ export async function ingestWebhook(payload: WebhookPayload, deps: IngestDeps): 
       // if they fail, the marker stays and the next copy of this group re-queues the same jobs, which the
       // queue's deduplication absorbs and the level-triggered worker tolerates; the index is written again
       // by the next commit that queues jobs. Nothing accepted is lost either way.
-      finished = deps.store.finishCommit(snapshot, rev).catch((error: unknown) => deps.onFinishError?.(error, snapshot));
+      finished = deps.store
+        .finishCommit(snapshot, rev)
+        .catch((error: unknown) => deps.onFinishError?.(error, snapshot));
     }
-    return { duplicate: !mustEnqueue, incidentId: snapshot.incidentId, status: snapshot.status, jobs: jobs.length, finished };
+    return {
+      duplicate: !mustEnqueue,
+      incidentId: snapshot.incidentId,
+      status: snapshot.status,
+      jobs: jobs.length,
+      finished,
+    };
   }
-  throw new ContentionError(`group ${payload.groupKey} changed under ${MAX_COMMIT_ATTEMPTS} consecutive commits`);
+  throw new ContentionError(
+    `group ${payload.groupKey} changed under ${MAX_COMMIT_ATTEMPTS} consecutive commits`,
+  );
 }

@@ -22,10 +22,13 @@ async function main(): Promise<void> {
     if (shuttingDown) return;
     shuttingDown = true;
     logger.info({ signal }, 'shutting down');
-    const deadline = setTimeout(() => {
-      logger.error('shutdown took too long; exiting');
-      process.exit(1);
-    }, (config.policy.delivery.shutdown_grace + 5) * 1000);
+    const deadline = setTimeout(
+      () => {
+        logger.error('shutdown took too long; exiting');
+        process.exit(1);
+      },
+      (config.policy.delivery.shutdown_grace + 5) * 1000,
+    );
     deadline.unref();
     relay.stop().then(
       () => process.exit(0),
@@ -41,7 +44,10 @@ async function main(): Promise<void> {
       relay.context?.reload();
       logger.info('context catalog reloaded');
     } catch (error) {
-      logger.error({ reason: (error as Error).message }, 'context catalog reload refused; keeping the previous catalog');
+      logger.error(
+        { reason: (error as Error).message },
+        'context catalog reload refused; keeping the previous catalog',
+      );
     }
   });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
@@ -50,7 +56,11 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   // The message says what to fix; a stack only helps for errors the relay did not expect.
-  const known = error instanceof Error && /already in use|Redis did not answer|check failed|email template/.test(error.message);
-  process.stderr.write(`relay: failed to start: ${known ? error.message : ((error as Error).stack ?? String(error))}\n`);
+  const known =
+    error instanceof Error &&
+    /already in use|Redis did not answer|check failed|email template/.test(error.message);
+  process.stderr.write(
+    `relay: failed to start: ${known ? error.message : ((error as Error).stack ?? String(error))}\n`,
+  );
   process.exit(1);
 });

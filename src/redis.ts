@@ -50,8 +50,12 @@ export async function waitForRedis(redis: Redis, timeoutMs: number): Promise<voi
 export async function checkEvictionPolicy(redis: Redis): Promise<string | undefined> {
   try {
     const reply = (await redis.config('GET', 'maxmemory-policy')) as unknown;
-    const policy = Array.isArray(reply) ? String(reply[1]) : String((reply as Record<string, string>)['maxmemory-policy']);
-    return policy === 'noeviction' ? undefined : `Redis maxmemory-policy is ${policy}; set it to noeviction so queued alerts are never evicted`;
+    const policy = Array.isArray(reply)
+      ? String(reply[1])
+      : String((reply as Record<string, string>)['maxmemory-policy']);
+    return policy === 'noeviction'
+      ? undefined
+      : `Redis maxmemory-policy is ${policy}; set it to noeviction so queued alerts are never evicted`;
   } catch {
     return undefined; // CONFIG may be disabled on managed Redis; nothing to check then.
   }

@@ -6,6 +6,10 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { BullInteractionQueue, startInteractionWorker } from './ack/interaction-queue.js';
+import { mountInteractionRoutes } from './ack/routes.js';
+import { signAckToken } from './ack/signatures.js';
+import { slackActionBlocks } from './ack/slack-actions.js';
 import type { Config } from './config/config.js';
 import {
   CircuitBreaker,
@@ -14,10 +18,6 @@ import {
   FileContextProvider,
   HttpContextProvider,
 } from './context/index.js';
-import { BullInteractionQueue, startInteractionWorker } from './ack/interaction-queue.js';
-import { mountInteractionRoutes } from './ack/routes.js';
-import { signAckToken } from './ack/signatures.js';
-import { slackActionBlocks } from './ack/slack-actions.js';
 import { createAlertmanagerCheck } from './deliver/alertmanager-check.js';
 import { createDeliverers } from './deliver/channels.js';
 import { type ContextStage, createContextStage } from './deliver/context-stage.js';
@@ -66,12 +66,19 @@ export interface RunningRelay {
 
 export function selectSlackSender(config: Config): SlackSender {
   return config.slack.token
-    ? new WebApiSlackSender(config.slack.token, config.slack.apiUrl, config.policy.delivery.slack_timeout * 1000, config.policy.slack_identity)
+    ? new WebApiSlackSender(
+        config.slack.token,
+        config.slack.apiUrl,
+        config.policy.delivery.slack_timeout * 1000,
+        config.policy.slack_identity,
+      )
     : new OutboxSlackSender(config.outboxDir);
 }
 
 export function selectMailSender(config: Config): MailSender {
-  return config.smtp.url ? new SmtpMailSender(config.smtp.url, config.policy.delivery.smtp_timeout * 1000) : new OutboxMailSender(config.outboxDir);
+  return config.smtp.url
+    ? new SmtpMailSender(config.smtp.url, config.policy.delivery.smtp_timeout * 1000)
+    : new OutboxMailSender(config.outboxDir);
 }
 
 function selectContextProvider(config: Config, redis: Redis): ContextProvider {
@@ -87,7 +94,12 @@ function selectContextProvider(config: Config, redis: Redis): ContextProvider {
 }
 
 /** Start-up checks: a bad Slack token or an unreachable SMTP server is an error, unless the operator chose to start degraded. */
-async function verifySenders(slack: SlackSender, mail: MailSender, config: Config, logger: Logger): Promise<void> {
+async function verifySenders(
+  slack: SlackSender,
+  mail: MailSender,
+  config: Config,
+  logger: Logger,
+): Promise<void> {
   for (const [channel, sender] of [
     ['Slack', slack],
     ['SMTP', mail],
@@ -96,8 +108,11 @@ async function verifySenders(slack: SlackSender, mail: MailSender, config: Confi
       logger.info({ channel, result: await sender.verify() }, `${channel} check passed`);
     } catch (error) {
       const message = `${channel} check failed: ${(error as Error).message}`;
-      if (!config.policy.delivery.start_degraded) throw new Error(`${message} (set delivery.start_degraded: true to start anyway)`);
-      logger.error(`${message}; starting degraded because delivery.start_degraded is true: deliveries will retry and dead-letter`);
+      if (!config.policy.delivery.start_degraded)
+        throw new Error(`${message} (set delivery.start_degraded: true to start anyway)`);
+      logger.error(
+        `${message}; starting degraded because delivery.start_degraded is true: deliveries will retry and dead-letter`,
+      );
     }
   }
 }
@@ -120,8 +135,15 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
   });
   const warning = await checkEvictionPolicy(redis);
   if (warning) logger.warn(warning);
-  const store = new RedisAlertStore(redis, { prefix: policy.redis_prefix, retentionSeconds: policy.delivery.retention });
-  const queueOptions = { prefix: policy.redis_prefix, attempts: policy.delivery.attempts, retentionSeconds: policy.delivery.retention };
+  const store = new RedisAlertStore(redis, {
+    prefix: policy.redis_prefix,
+    retentionSeconds: policy.delivery.retention,
+  });
+  const queueOptions = {
+    prefix: policy.redis_prefix,
+    attempts: policy.delivery.attempts,
+    retentionSeconds: policy.delivery.retention,
+  };
   const queue = new BullDeliveryQueue(redis, queueOptions);
   const deliveries = new DeliveryStore(redis, policy.redis_prefix, policy.delivery.retention);
   const interactions = new BullInteractionQueue(redis, policy.redis_prefix);
@@ -142,13 +164,19 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       metrics.previewMode.set({ channel }, sender.preview ? 1 : 0);
       metrics.deadLetters.inc({ channel }, 0);
       metrics.deliveries.inc({ channel, outcome: 'dead_lettered' }, 0);
-      if (sender.preview) logger.warn({ channel, outbox: config.outboxDir }, `${channel} runs in preview mode: messages are written to the outbox, not sent`);
+      if (sender.preview)
+        logger.warn(
+          { channel, outbox: config.outboxDir },
+          `${channel} runs in preview mode: messages are written to the outbox, not sent`,
+        );
     }
     await verifySenders(slack, mail, config, logger);
     const templates = loadEmailTemplates(policy.templates_dir);
 
     workerRedis = createWorkerRedis(config.redisUrl);
-    workerRedis.on('error', (error) => logger.warn({ err: { message: error.message } }, 'Redis connection error (worker)'));
+    workerRedis.on('error', (error) =>
+      logger.warn({ err: { message: error.message } }, 'Redis connection error (worker)'),
+    );
     workerQueue = new BullDeliveryQueue(workerRedis, queueOptions);
     const workerDeliveries = new DeliveryStore(workerRedis, policy.redis_prefix, policy.delivery.retention);
     context = createContextStage({
@@ -172,7 +200,9 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       ...(config.slack.signingSecret
         ? {
             slackActions: (run) =>
-              slackActionBlocks(run, { silenceDurations: config.alertmanagerUrls.length > 0 ? policy.silence_durations : [] }),
+              slackActionBlocks(run, {
+                silenceDurations: config.alertmanagerUrls.length > 0 ? policy.silence_durations : [],
+              }),
           }
         : {}),
       ...(config.ackSecret
@@ -188,7 +218,10 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
         : {}),
     });
     worker = startDeliveryWorker({
-      alerts: new RedisAlertStore(workerRedis, { prefix: policy.redis_prefix, retentionSeconds: policy.delivery.retention }),
+      alerts: new RedisAlertStore(workerRedis, {
+        prefix: policy.redis_prefix,
+        retentionSeconds: policy.delivery.retention,
+      }),
       deliveries: workerDeliveries,
       queue: workerQueue,
       deliverers,
@@ -204,7 +237,10 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       ...(options.locks?.deliveryLockMs ? { deliveryLockMs: options.locks.deliveryLockMs } : {}),
     });
     interactionWorker = startInteractionWorker({
-      alerts: new RedisAlertStore(workerRedis, { prefix: policy.redis_prefix, retentionSeconds: policy.delivery.retention }),
+      alerts: new RedisAlertStore(workerRedis, {
+        prefix: policy.redis_prefix,
+        retentionSeconds: policy.delivery.retention,
+      }),
       deliveries: workerDeliveries,
       queue: workerQueue,
       alertmanagerUrls: config.alertmanagerUrls,
@@ -255,14 +291,22 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
     s.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new Error(error.code === 'EADDRINUSE' ? `${config.host}:${config.port} is already in use (PORT, HOST)` : error.message)),
+      reject(
+        new Error(
+          error.code === 'EADDRINUSE'
+            ? `${config.host}:${config.port} is already in use (PORT, HOST)`
+            : error.message,
+        ),
+      ),
     );
   });
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   logger.info({ host: config.host, port, role: config.role, policy: config.policySource }, 'relay listening');
   if (runsApi && !config.webhookToken) {
-    logger.warn('RELAY_WEBHOOK_TOKEN is not set: the webhook accepts unauthenticated requests (allowed on loopback only)');
+    logger.warn(
+      'RELAY_WEBHOOK_TOKEN is not set: the webhook accepts unauthenticated requests (allowed on loopback only)',
+    );
   }
 
   let stopped = false;
@@ -287,7 +331,9 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       // the grace would only delay shutdown (its lock expires and another worker retries it).
       const graceMs = workerRedis?.status === 'ready' ? policy.delivery.shutdown_grace * 1000 : 0;
       const closeWorker = async (w: Worker, what: string) => {
-        const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
+        const grace = new Promise<'timeout'>((resolve) =>
+          setTimeout(() => resolve('timeout'), graceMs).unref(),
+        );
         // Wait with pause(), not close(): once close() has started, BullMQ hands every later call, close(true)
         // included, the same pending promise, so a hung job would hold stop() forever. pause() takes no new
         // job and resolves when the running ones are done; after the grace, close(true) abandons them (their
@@ -297,7 +343,9 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
           () => 'idle' as const,
         );
         if ((await Promise.race([idle, grace])) === 'timeout') {
-          logger.warn(`in-flight ${what} did not finish within shutdown_grace; they will be retried by another worker`);
+          logger.warn(
+            `in-flight ${what} did not finish within shutdown_grace; they will be retried by another worker`,
+          );
           await w.close(true);
         } else {
           await w.close();

@@ -2,9 +2,10 @@
  * Acknowledge: "I have it". A per-incident flag that stops reminders on every destination (DESIGN.md
  * §Words). It covers the alerts firing when it was given, so a new alert joining the group resumes them.
  */
+
+import { acknowledgementCovers, firingKeys } from '../deliver/plan.js';
 import type { DeliveryQueuePort } from '../enqueue/delivery-queue.js';
 import type { IncidentSnapshot } from '../model.js';
-import { acknowledgementCovers, firingKeys } from '../deliver/plan.js';
 import type { AlertStore } from '../store/alert-store.js';
 import type { DeliveryStore, IncidentFlags } from '../store/delivery-store.js';
 
@@ -25,15 +26,29 @@ export type AcknowledgeResult =
   | { status: 'not_found' };
 
 /** Reconcile every destination of the incident (flags changed what the messages should say). */
-export async function reconcileAll(snapshot: IncidentSnapshot, flags: IncidentFlags, queue: DeliveryQueuePort): Promise<void> {
+export async function reconcileAll(
+  snapshot: IncidentSnapshot,
+  flags: IncidentFlags,
+  queue: DeliveryQueuePort,
+): Promise<void> {
   const all = [...snapshot.deliveries, ...(flags.extraDeliveries ?? [])];
   await queue.enqueue(
-    all.map((d) => ({ groupId: snapshot.groupId, incidentId: snapshot.incidentId, deliveryId: d.id, acceptedAt: Date.now() })),
+    all.map((d) => ({
+      groupId: snapshot.groupId,
+      incidentId: snapshot.incidentId,
+      deliveryId: d.id,
+      acceptedAt: Date.now(),
+    })),
   );
 }
 
 /** Idempotent: a double click or Slack's retry finds the incident already acknowledged and changes nothing. */
-export async function acknowledgeIncident(ref: IncidentRef, by: string, deps: AcknowledgeDeps, now = Date.now()): Promise<AcknowledgeResult> {
+export async function acknowledgeIncident(
+  ref: IncidentRef,
+  by: string,
+  deps: AcknowledgeDeps,
+  now = Date.now(),
+): Promise<AcknowledgeResult> {
   const snapshot = await deps.alerts.loadIncident(ref.groupId, ref.incidentId);
   if (!snapshot) return { status: 'not_found' };
   if (snapshot.status === 'resolved') return { status: 'resolved', snapshot };
@@ -41,7 +56,15 @@ export async function acknowledgeIncident(ref: IncidentRef, by: string, deps: Ac
   const flags = await deps.deliveries.updateFlags(ref.groupId, ref.incidentId, (current) => {
     if (acknowledgementCovers(current, snapshot)) return current;
     changed = true;
-    return { ...current, acknowledged: { by, at: now, alertKeys: firingKeys(snapshot), truncatedAlerts: snapshot.truncatedAlerts } };
+    return {
+      ...current,
+      acknowledged: {
+        by,
+        at: now,
+        alertKeys: firingKeys(snapshot),
+        truncatedAlerts: snapshot.truncatedAlerts,
+      },
+    };
   });
   if (!changed) return { status: 'already', snapshot, flags };
   await reconcileAll(snapshot, flags, deps.queue);

@@ -27,11 +27,19 @@ export class BullInteractionQueue implements InteractionQueue {
   readonly queue: Queue<SilenceJob>;
 
   constructor(connection: Redis, prefix: string) {
-    this.queue = new Queue<SilenceJob>(INTERACTION_QUEUE, { connection, prefix: queuePrefix(prefix), skipWaitingForReady: true });
+    this.queue = new Queue<SilenceJob>(INTERACTION_QUEUE, {
+      connection,
+      prefix: queuePrefix(prefix),
+      skipWaitingForReady: true,
+    });
   }
 
   async enqueueSilence(job: SilenceJob): Promise<void> {
-    await this.queue.add('silence', job, { attempts: 1, removeOnComplete: { age: 3600, count: 1000 }, removeOnFail: { age: 7 * 86400 } });
+    await this.queue.add('silence', job, {
+      attempts: 1,
+      removeOnComplete: { age: 3600, count: 1000 },
+      removeOnFail: { age: 7 * 86400 },
+    });
   }
 
   close(): Promise<void> {
@@ -65,7 +73,9 @@ export function startInteractionWorker(
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ response_type: 'ephemeral', replace_original: false, text }),
       signal: AbortSignal.timeout(5000),
-    }).catch((error: unknown) => deps.logger.warn({ err: { message: (error as Error).message } }, 'could not answer the Slack user'));
+    }).catch((error: unknown) =>
+      deps.logger.warn({ err: { message: (error as Error).message } }, 'could not answer the Slack user'),
+    );
   };
   const worker = new Worker<SilenceJob>(
     INTERACTION_QUEUE,
@@ -85,12 +95,17 @@ export function startInteractionWorker(
           await tell(responseUrl, `Could not silence: ${result.reason}. Nothing was changed.`);
           break;
         default:
-          await tell(responseUrl, `Nothing to silence: the incident is ${result.status === 'resolved' ? 'already resolved' : 'no longer known'}.`);
+          await tell(
+            responseUrl,
+            `Nothing to silence: the incident is ${result.status === 'resolved' ? 'already resolved' : 'no longer known'}.`,
+          );
       }
       return result.status;
     },
     { connection: deps.connection, prefix: queuePrefix(deps.prefix), concurrency: 4 },
   );
-  worker.on('error', (error) => deps.logger.error({ err: { message: error.message } }, 'interaction worker error'));
+  worker.on('error', (error) =>
+    deps.logger.error({ err: { message: error.message } }, 'interaction worker error'),
+  );
   return worker;
 }

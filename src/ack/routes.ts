@@ -46,7 +46,6 @@ function parseRef(value: unknown): IncidentRef | undefined {
   return match ? { groupId: match[1]!, incidentId: match[2]! } : undefined;
 }
 
-
 interface BlockActionsPayload {
   type: string;
   user?: { id?: string; username?: string; name?: string };
@@ -67,7 +66,8 @@ export function mountInteractionRoutes(app: Hono<AppEnv>, deps: InteractionRoute
   const now = deps.now ?? Date.now;
 
   app.post('/slack/interactions', async (c) => {
-    if (!deps.signingSecret) throw new ApiError('not_found', 'Slack interactivity is not configured (SLACK_SIGNING_SECRET)');
+    if (!deps.signingSecret)
+      throw new ApiError('not_found', 'Slack interactivity is not configured (SLACK_SIGNING_SECRET)');
     // Verified before anything is parsed or changed.
     const raw = await readBody(c, deps.maxBodyBytes);
     const verdict = verifySlackSignature(
@@ -83,7 +83,9 @@ export function mountInteractionRoutes(app: Hono<AppEnv>, deps: InteractionRoute
     }
     let payload: BlockActionsPayload;
     try {
-      payload = JSON.parse(new URLSearchParams(raw.toString('utf8')).get('payload') ?? '') as BlockActionsPayload;
+      payload = JSON.parse(
+        new URLSearchParams(raw.toString('utf8')).get('payload') ?? '',
+      ) as BlockActionsPayload;
     } catch {
       throw new ApiError('bad_json', 'the interaction payload is not JSON');
     }
@@ -106,7 +108,11 @@ export function mountInteractionRoutes(app: Hono<AppEnv>, deps: InteractionRoute
       const result = await acknowledgeIncident(ref, by, deps, now());
       log.info({ status: result.status }, 'acknowledge from Slack');
       if (result.status === 'not_found' || result.status === 'resolved') {
-        return c.json({ response_type: 'ephemeral', replace_original: false, text: `This incident is ${result.status === 'resolved' ? 'already resolved' : 'no longer known to the relay'}.` });
+        return c.json({
+          response_type: 'ephemeral',
+          replace_original: false,
+          text: `This incident is ${result.status === 'resolved' ? 'already resolved' : 'no longer known to the relay'}.`,
+        });
       }
       return c.body(null, 200);
     }
@@ -122,22 +128,30 @@ export function mountInteractionRoutes(app: Hono<AppEnv>, deps: InteractionRoute
   });
 
   const ackClaims = (token: string) => {
-    if (!deps.ackSecret) throw new ApiError('not_found', 'acknowledge links are not configured (RELAY_ACK_SECRET)');
+    if (!deps.ackSecret)
+      throw new ApiError('not_found', 'acknowledge links are not configured (RELAY_ACK_SECRET)');
     return verifyAckToken(deps.ackSecret, token, Math.floor(now() / 1000));
   };
   const refused = (reason: string) =>
-    page('Link not valid', `<h2>This acknowledge link is not valid</h2><p>${reason === 'expired' ? 'It has expired.' : 'It was not issued by this relay.'} Acknowledge from Slack, or ask the relay operator.</p>`);
+    page(
+      'Link not valid',
+      `<h2>This acknowledge link is not valid</h2><p>${reason === 'expired' ? 'It has expired.' : 'It was not issued by this relay.'} Acknowledge from Slack, or ask the relay operator.</p>`,
+    );
 
   // GET only shows a confirmation page: mail scanners that prefetch links must acknowledge nothing.
   app.get('/ack/:token', async (c) => {
     const result = ackClaims(c.req.param('token'));
     if (!result.ok) return c.html(refused(result.reason), result.reason === 'expired' ? 410 : 403);
     const snapshot = await deps.alerts.loadIncident(result.claims.groupId, result.claims.incidentId);
-    if (!snapshot) return c.html(page('Unknown incident', '<h2>This incident is no longer known to the relay.</h2>'), 404);
+    if (!snapshot)
+      return c.html(page('Unknown incident', '<h2>This incident is no longer known to the relay.</h2>'), 404);
     const flags = await deps.deliveries.loadFlags(snapshot.groupId, snapshot.incidentId);
     const title = escapeHtml(titleOf(snapshot));
-    if (snapshot.status === 'resolved') return c.html(page('Resolved', `<h2>${title}</h2><p>This incident is already resolved.</p>`));
-    const already = flags.acknowledged ? `<p>Already acknowledged by ${escapeHtml(flags.acknowledged.by)}.</p>` : '';
+    if (snapshot.status === 'resolved')
+      return c.html(page('Resolved', `<h2>${title}</h2><p>This incident is already resolved.</p>`));
+    const already = flags.acknowledged
+      ? `<p>Already acknowledged by ${escapeHtml(flags.acknowledged.by)}.</p>`
+      : '';
     return c.html(
       page(
         'Acknowledge incident',
@@ -153,23 +167,38 @@ export function mountInteractionRoutes(app: Hono<AppEnv>, deps: InteractionRoute
     if (!result.ok) return c.html(refused(result.reason), result.reason === 'expired' ? 410 : 403);
     const { claims } = result;
     const outcome = await acknowledgeIncident(claims, claims.who, deps, now());
-    c.get('log').info({ incidentId: claims.incidentId, status: outcome.status }, 'acknowledge from email link');
-    if (outcome.status === 'not_found') return c.html(page('Unknown incident', '<h2>This incident is no longer known to the relay.</h2>'), 404);
+    c.get('log').info(
+      { incidentId: claims.incidentId, status: outcome.status },
+      'acknowledge from email link',
+    );
+    if (outcome.status === 'not_found')
+      return c.html(page('Unknown incident', '<h2>This incident is no longer known to the relay.</h2>'), 404);
     const title = escapeHtml(titleOf(outcome.snapshot));
-    if (outcome.status === 'resolved') return c.html(page('Resolved', `<h2>${title}</h2><p>This incident is already resolved.</p>`));
-    return c.html(page('Acknowledged', `<h2>${title}</h2><p>Acknowledged by ${escapeHtml(outcome.flags.acknowledged?.by ?? claims.who)}. Reminders stop.</p>`));
+    if (outcome.status === 'resolved')
+      return c.html(page('Resolved', `<h2>${title}</h2><p>This incident is already resolved.</p>`));
+    return c.html(
+      page(
+        'Acknowledged',
+        `<h2>${title}</h2><p>Acknowledged by ${escapeHtml(outcome.flags.acknowledged?.by ?? claims.who)}. Reminders stop.</p>`,
+      ),
+    );
   });
 
   app.get('/api/incidents/:id', async (c) => {
-    if (!isAuthorized(deps.webhookToken, c.req.header('authorization'))) throw new ApiError('unauthorized', 'unauthorized');
+    if (!isAuthorized(deps.webhookToken, c.req.header('authorization')))
+      throw new ApiError('unauthorized', 'unauthorized');
     const incidentId = c.req.param('id');
-    if (!/^[0-9a-f]{16}$/.test(incidentId)) throw new ApiError('not_found', 'incident ids are 16 hex characters');
+    if (!/^[0-9a-f]{16}$/.test(incidentId))
+      throw new ApiError('not_found', 'incident ids are 16 hex characters');
     const groupId = await deps.alerts.findGroupOfIncident(incidentId);
     const snapshot = groupId ? await deps.alerts.loadIncident(groupId, incidentId) : undefined;
-    if (!snapshot) throw new ApiError('not_found', `no incident ${incidentId} (unknown, or expired after resolve)`);
+    if (!snapshot)
+      throw new ApiError('not_found', `no incident ${incidentId} (unknown, or expired after resolve)`);
     const flags = await deps.deliveries.loadFlags(snapshot.groupId, incidentId);
     const targets = [...snapshot.deliveries, ...(flags.extraDeliveries ?? [])];
-    const logs = await Promise.all(targets.map((d) => deps.deliveries.loadLog(snapshot.groupId, incidentId, d.id)));
+    const logs = await Promise.all(
+      targets.map((d) => deps.deliveries.loadLog(snapshot.groupId, incidentId, d.id)),
+    );
     return c.json({
       incident: {
         id: incidentId,
@@ -182,9 +211,16 @@ export function mountInteractionRoutes(app: Hono<AppEnv>, deps: InteractionRoute
         startedAt: new Date(snapshot.startedAt).toISOString(),
         resolvedAt: snapshot.resolvedAt ? new Date(snapshot.resolvedAt).toISOString() : null,
         truncatedAlerts: snapshot.truncatedAlerts,
-        alerts: snapshot.alerts.map((a) => ({ fingerprint: a.fingerprint, status: a.status, startsAt: a.startsAt, labels: a.labels })),
+        alerts: snapshot.alerts.map((a) => ({
+          fingerprint: a.fingerprint,
+          status: a.status,
+          startsAt: a.startsAt,
+          labels: a.labels,
+        })),
       },
-      acknowledged: flags.acknowledged ? { by: flags.acknowledged.by, at: new Date(flags.acknowledged.at).toISOString() } : null,
+      acknowledged: flags.acknowledged
+        ? { by: flags.acknowledged.by, at: new Date(flags.acknowledged.at).toISOString() }
+        : null,
       silences: (flags.silences ?? []).map((s) => ({ ...s, until: new Date(s.until).toISOString() })),
       escalation: flags.escalation ?? null,
       deliveries: targets.map((d, i) => {
@@ -195,7 +231,9 @@ export function mountInteractionRoutes(app: Hono<AppEnv>, deps: InteractionRoute
           route: d.route,
           repeatSeconds: d.repeatSeconds,
           slack: log.root?.ts ? { channel: log.root.channel, ts: log.root.ts } : undefined,
-          email: log.root?.messageId ? { firstMessageId: log.root.messageId, subject: log.root.subject } : undefined,
+          email: log.root?.messageId
+            ? { firstMessageId: log.root.messageId, subject: log.root.subject }
+            : undefined,
           reminders: log.reminders,
           lastOutcome: log.lastOutcome ?? null,
         };

@@ -17,11 +17,13 @@ export function verifySlackSignature(
   nowSeconds: number,
 ): SlackSignatureResult {
   const { timestamp, signature } = headers;
-  if (!timestamp || !signature) return { ok: false, reason: 'missing X-Slack-Request-Timestamp or X-Slack-Signature' };
+  if (!timestamp || !signature)
+    return { ok: false, reason: 'missing X-Slack-Request-Timestamp or X-Slack-Signature' };
   const ts = Number(timestamp);
   if (!Number.isInteger(ts)) return { ok: false, reason: 'timestamp is not a number' };
   // Refusing old timestamps stops a captured request from being replayed later.
-  if (Math.abs(nowSeconds - ts) > SLACK_MAX_AGE_SECONDS) return { ok: false, reason: 'timestamp older than 5 minutes' };
+  if (Math.abs(nowSeconds - ts) > SLACK_MAX_AGE_SECONDS)
+    return { ok: false, reason: 'timestamp older than 5 minutes' };
   const expected = `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:`).update(rawBody).digest('hex')}`;
   return safeEqual(expected, signature) ? { ok: true } : { ok: false, reason: 'signature mismatch' };
 }
@@ -47,7 +49,9 @@ export function signAckToken(secret: string, claims: AckClaims): string {
   return `${body}.${mac}`;
 }
 
-export type AckTokenResult = { ok: true; claims: AckClaims } | { ok: false; reason: 'malformed' | 'forged' | 'expired' };
+export type AckTokenResult =
+  | { ok: true; claims: AckClaims }
+  | { ok: false; reason: 'malformed' | 'forged' | 'expired' };
 
 export function verifyAckToken(secret: string, token: string, nowSeconds: number): AckTokenResult {
   const [body, mac, extra] = token.split('.');

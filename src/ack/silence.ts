@@ -25,8 +25,15 @@ export interface SilenceRequest {
 
 const trim = (url: string) => url.replace(/\/+$/, '');
 
-export function silenceMatchersOf(snapshot: IncidentSnapshot): { name: string; value: string; isRegex: false; isEqual: true }[] {
-  return Object.entries(snapshot.groupLabels).map(([name, value]) => ({ name, value, isRegex: false, isEqual: true }));
+export function silenceMatchersOf(
+  snapshot: IncidentSnapshot,
+): { name: string; value: string; isRegex: false; isEqual: true }[] {
+  return Object.entries(snapshot.groupLabels).map(([name, value]) => ({
+    name,
+    value,
+    isRegex: false,
+    isEqual: true,
+  }));
 }
 
 /** Creates the silence on each Alertmanager; returns what was created and why the others refused. */
@@ -43,7 +50,12 @@ export async function createSilences(
     createdBy: request.by,
     comment: request.comment,
   });
-  const filter = matchers.map((m) => `filter=${encodeURIComponent(`${m.name}="${m.value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)}`).join('&');
+  const filter = matchers
+    .map(
+      (m) =>
+        `filter=${encodeURIComponent(`${m.name}="${m.value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)}`,
+    )
+    .join('&');
   const results = await Promise.all(
     urls.map(async (url): Promise<CreatedSilence | string> => {
       try {
@@ -55,7 +67,9 @@ export async function createSilences(
         });
         if (!res.ok) return `${url}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`;
         const { silenceID } = (await res.json()) as { silenceID: string };
-        const alerts = await fetch(`${trim(url)}/api/v2/alerts?${filter}`, { signal: AbortSignal.timeout(timeoutMs) })
+        const alerts = await fetch(`${trim(url)}/api/v2/alerts?${filter}`, {
+          signal: AbortSignal.timeout(timeoutMs),
+        })
           .then((r) => (r.ok ? (r.json() as Promise<unknown[]>) : []))
           .catch(() => []);
         return { alertmanager: url, id: silenceID, matched: alerts.length };
@@ -84,8 +98,15 @@ export type SilenceResult =
   | { status: 'not_found' | 'resolved' };
 
 /** When no Alertmanager is reachable or all refuse, nothing changes and the caller tells the user why. */
-export async function silenceIncident(ref: IncidentRef, durationMs: number, by: string, deps: SilenceDeps, now = Date.now()): Promise<SilenceResult> {
-  if (deps.alertmanagerUrls.length === 0) return { status: 'failed', reason: 'ALERTMANAGER_URL is not set, so the relay cannot create silences' };
+export async function silenceIncident(
+  ref: IncidentRef,
+  durationMs: number,
+  by: string,
+  deps: SilenceDeps,
+  now = Date.now(),
+): Promise<SilenceResult> {
+  if (deps.alertmanagerUrls.length === 0)
+    return { status: 'failed', reason: 'ALERTMANAGER_URL is not set, so the relay cannot create silences' };
   const snapshot = await deps.alerts.loadIncident(ref.groupId, ref.incidentId);
   if (!snapshot) return { status: 'not_found' };
   if (snapshot.status === 'resolved') return { status: 'resolved' };
@@ -96,7 +117,8 @@ export async function silenceIncident(ref: IncidentRef, durationMs: number, by: 
     comment: `Silenced from Slack by ${by} for incident ${snapshot.incidentId}: ${deps.publicUrl}/api/incidents/${snapshot.incidentId}`,
     now,
   });
-  if (created.length === 0) return { status: 'failed', reason: `no Alertmanager accepted the silence: ${errors.join('; ')}` };
+  if (created.length === 0)
+    return { status: 'failed', reason: `no Alertmanager accepted the silence: ${errors.join('; ')}` };
   const until = now + durationMs;
   const flags = await deps.deliveries.updateFlags(ref.groupId, ref.incidentId, (current) => ({
     ...current,

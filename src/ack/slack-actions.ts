@@ -16,12 +16,22 @@ export function silenceActionId(seconds: number): string {
   return `relay_silence_${seconds}s`;
 }
 
-export function slackActionBlocks(run: DeliveryRun, options: { silenceDurations: number[] }): Record<string, unknown>[] {
+export function slackActionBlocks(
+  run: DeliveryRun,
+  options: { silenceDurations: number[] },
+): Record<string, unknown>[] {
   const value = incidentRefValue(run.snapshot);
   const elements: Record<string, unknown>[] = [];
-  if (!acknowledgementCovers(run.flags, run.snapshot)) elements.push(button('relay_ack', 'Acknowledge', { style: 'primary', value }));
+  if (!acknowledgementCovers(run.flags, run.snapshot))
+    elements.push(button('relay_ack', 'Acknowledge', { style: 'primary', value }));
   for (const seconds of options.silenceDurations) {
-    elements.push(button(silenceActionId(seconds), `Silence ${formatDuration(seconds).replace(/(\d)([a-z])/g, '$1 $2')}`, { value }));
+    elements.push(
+      button(
+        silenceActionId(seconds),
+        `Silence ${formatDuration(seconds).replace(/(\d)([a-z])/g, '$1 $2')}`,
+        { value },
+      ),
+    );
   }
   for (const [label, id] of [
     ['Runbook', 'relay_link_runbook'],

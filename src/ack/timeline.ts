@@ -22,21 +22,40 @@ export function buildTimeline(
 ): TimelineEntry[] {
   const entries: { at: number; event: string; detail: string }[] = [];
   const starts = snapshot.alerts.map((a) => Date.parse(a.startsAt)).filter((t) => !Number.isNaN(t));
-  entries.push({ at: Math.min(snapshot.startedAt, ...starts), event: 'fired', detail: `${snapshot.alerts.length} alert(s), severity ${snapshot.severity}` });
+  entries.push({
+    at: Math.min(snapshot.startedAt, ...starts),
+    event: 'fired',
+    detail: `${snapshot.alerts.length} alert(s), severity ${snapshot.severity}`,
+  });
   if (snapshot.startedAt > Math.min(...starts, Infinity)) {
-    entries.push({ at: snapshot.startedAt, event: 'received', detail: `first notification from Alertmanager (${snapshot.receiver})` });
+    entries.push({
+      at: snapshot.startedAt,
+      event: 'received',
+      detail: `first notification from Alertmanager (${snapshot.receiver})`,
+    });
   }
   targets.forEach((target, i) => {
     for (const e of logs[i]?.events ?? []) {
-      entries.push({ at: e.at, event: e.action === 'post' ? 'notified' : e.action, detail: `${target.kind} ${target.target} (${e.outcome})` });
+      entries.push({
+        at: e.at,
+        event: e.action === 'post' ? 'notified' : e.action,
+        detail: `${target.kind} ${target.target} (${e.outcome})`,
+      });
     }
   });
-  if (flags.acknowledged) entries.push({ at: flags.acknowledged.at, event: 'acknowledged', detail: `by ${flags.acknowledged.by}` });
+  if (flags.acknowledged)
+    entries.push({ at: flags.acknowledged.at, event: 'acknowledged', detail: `by ${flags.acknowledged.by}` });
   for (const s of flags.silences ?? []) {
-    entries.push({ at: s.until, event: 'silence ends', detail: `silence ${s.id} on ${s.alertmanager} by ${s.by}, ${s.matched} alert(s) matched` });
+    entries.push({
+      at: s.until,
+      event: 'silence ends',
+      detail: `silence ${s.id} on ${s.alertmanager} by ${s.by}, ${s.matched} alert(s) matched`,
+    });
   }
-  if (flags.escalation) entries.push({ at: snapshot.startedAt, event: 'escalated', detail: flags.escalation.reason });
-  if (snapshot.resolvedAt) entries.push({ at: snapshot.resolvedAt, event: 'resolved', detail: 'every alert in the group resolved' });
+  if (flags.escalation)
+    entries.push({ at: snapshot.startedAt, event: 'escalated', detail: flags.escalation.reason });
+  if (snapshot.resolvedAt)
+    entries.push({ at: snapshot.resolvedAt, event: 'resolved', detail: 'every alert in the group resolved' });
   return entries
     .sort((a, b) => a.at - b.at)
     .slice(-MAX_ENTRIES)

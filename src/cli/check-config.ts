@@ -9,7 +9,9 @@ import { describeRoutingTable } from '../route/route.js';
 const file = process.argv[2];
 try {
   const { policy, source } = loadPolicyFile(file);
-  process.stdout.write(`${source}: OK\n\n${describeRoutingTable(policy, process.env.RELAY_ONCALL_EMAIL)}\n\n`);
+  process.stdout.write(
+    `${source}: OK\n\n${describeRoutingTable(policy, process.env.RELAY_ONCALL_EMAIL)}\n\n`,
+  );
   const d = policy.delivery;
   process.stdout.write(
     `delivery: concurrency ${d.concurrency}, ${d.attempts} attempts (backoff ${formatDuration(d.backoff)} doubling to ${formatDuration(d.max_backoff)}), ` +

@@ -16,10 +16,18 @@ async function main(): Promise<number> {
   }
   const config = loadConfig(process.env);
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
-  const queue = new Queue<ReconcileJobData>(DELIVERY_QUEUE, { connection: redis, prefix: queuePrefix(config.policy.redis_prefix) });
-  const store = new RedisAlertStore(redis, { prefix: config.policy.redis_prefix, retentionSeconds: config.policy.delivery.retention });
+  const queue = new Queue<ReconcileJobData>(DELIVERY_QUEUE, {
+    connection: redis,
+    prefix: queuePrefix(config.policy.redis_prefix),
+  });
+  const store = new RedisAlertStore(redis, {
+    prefix: config.policy.redis_prefix,
+    retentionSeconds: config.policy.delivery.retention,
+  });
   try {
-    const failed = (await queue.getFailed(0, -1)).filter((j) => ids.length === 0 || (j.id !== undefined && ids.includes(j.id)));
+    const failed = (await queue.getFailed(0, -1)).filter(
+      (j) => ids.length === 0 || (j.id !== undefined && ids.includes(j.id)),
+    );
     if (command === 'list') {
       if (failed.length === 0) process.stdout.write('no dead letters\n');
       for (const job of failed) {
@@ -38,7 +46,9 @@ async function main(): Promise<number> {
       process.stdout.write(`retried ${job.id} (incident ${job.data.incidentId})\n`);
     }
     if (ids.length && failed.length < ids.length) {
-      process.stderr.write(`not found among dead letters: ${ids.filter((id) => !failed.some((j) => j.id === id)).join(', ')}\n`);
+      process.stderr.write(
+        `not found among dead letters: ${ids.filter((id) => !failed.some((j) => j.id === id)).join(', ')}\n`,
+      );
       return 1;
     }
     if (failed.length === 0) process.stdout.write('no dead letters to retry\n');
@@ -52,7 +62,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(`${error instanceof ConfigError ? 'configuration refused:\n' : ''}${(error as Error).message}\n`);
+    process.stderr.write(
+      `${error instanceof ConfigError ? 'configuration refused:\n' : ''}${(error as Error).message}\n`,
+    );
     process.exit(error instanceof ConfigError ? 2 : 1);
   },
 );

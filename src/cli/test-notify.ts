@@ -3,8 +3,8 @@
  * (each route's Slack channels and email lists), straight through the senders, and reports each result.
  */
 import { ConfigError, loadConfig } from '../config/config.js';
-import { deliveriesFor } from '../route/route.js';
 import { selectMailSender, selectSlackSender } from '../relay.js';
+import { deliveriesFor } from '../route/route.js';
 
 async function main(): Promise<number> {
   const config = loadConfig(process.env);
@@ -25,7 +25,9 @@ async function main(): Promise<number> {
           html: `<p>${text.replace(':test_tube: ', '')}</p>`,
           messageId: `<relay.test.${Date.now()}.${target.id}@coldchain-relay.local>`,
         });
-      process.stdout.write(`ok      ${target.kind} ${target.target}${(target.kind === 'slack' ? slack : mail).preview ? ' (preview: written to the outbox)' : ''}\n`);
+      process.stdout.write(
+        `ok      ${target.kind} ${target.target}${(target.kind === 'slack' ? slack : mail).preview ? ' (preview: written to the outbox)' : ''}\n`,
+      );
     } catch (error) {
       failures += 1;
       process.stdout.write(`FAILED  ${target.kind} ${target.target}: ${(error as Error).message}\n`);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { parseMatcher, type Matcher } from '../route/matchers.js';
+import { type Matcher, parseMatcher } from '../route/matchers.js';
 import { durationSchema } from './duration.js';
 
 export class ConfigError extends Error {
@@ -29,7 +29,9 @@ export const ONCALL = 'oncall';
 const routeSchema = z.strictObject({
   name: z.string().min(1),
   matchers: z.array(matcherSchema).default([]),
-  slack: z.array(z.string().regex(/^[#@]?[\w.-]+$/, 'a Slack channel such as #alerts-critical or C0123ABC')).default([]),
+  slack: z
+    .array(z.string().regex(/^[#@]?[\w.-]+$/, 'a Slack channel such as #alerts-critical or C0123ABC'))
+    .default([]),
   email: z.array(z.union([z.literal(ONCALL), z.email()])).default([]),
   repeat: durationSchema,
   /** Post reminders to the channel as well as the thread (Slack's reply_broadcast). */
@@ -69,7 +71,13 @@ const policySchema = z.strictObject({
     .prefault({}),
   /** Sender name and icon on Slack messages (needs the chat:write.customize scope), as the monitoring guide's. */
   slack_identity: z
-    .strictObject({ username: z.string().min(1).default('AlertManager'), icon_emoji: z.string().regex(/^:[\w+-]+:$/).default(':fire:') })
+    .strictObject({
+      username: z.string().min(1).default('AlertManager'),
+      icon_emoji: z
+        .string()
+        .regex(/^:[\w+-]+:$/)
+        .default(':fire:'),
+    })
     .prefault({}),
   /** The Silence buttons on Slack messages (issue: 1 h and 4 h). */
   silence_durations: z.array(durationSchema).min(1).max(4).default([3600, 14400]),
@@ -82,7 +90,10 @@ const policySchema = z.strictObject({
       cache_ttl: durationSchema.default(300),
     })
     .prefault({}),
-  redis_prefix: z.string().regex(/^[\w-]+$/).default('relay'),
+  redis_prefix: z
+    .string()
+    .regex(/^[\w-]+$/)
+    .default('relay'),
 });
 export type Policy = z.output<typeof policySchema>;
 
@@ -109,23 +120,40 @@ const booleanLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace',
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8081),
   HOST: z.string().min(1).default('127.0.0.1'),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .default('redis://127.0.0.1:6379'),
   RELAY_CONFIG: z.string().optional(),
   RELAY_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   RELAY_WEBHOOK_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  RELAY_MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  RELAY_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   RELAY_OUTBOX_DIR: z.string().optional(),
   RELAY_ONCALL_EMAIL: z.email().optional(),
   RELAY_ACK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   SLACK_BOT_TOKEN: z.string().startsWith('xox', 'must be a Slack token (xoxb-…)').optional(),
   SLACK_API_URL: z.url().default('https://slack.com/api/'),
   SLACK_SIGNING_SECRET: z.string().optional(),
-  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://')
+    .optional(),
   EMAIL_FROM: z.string().default('Cold-chain alert relay <relay@localhost>'),
   ALERTMANAGER_URL: z
     .string()
     .optional()
-    .transform((v) => (v ? v.split(',').map((u) => u.trim()).filter(Boolean) : []))
+    .transform((v) =>
+      v
+        ? v
+            .split(',')
+            .map((u) => u.trim())
+            .filter(Boolean)
+        : [],
+    )
     .pipe(z.array(z.url())),
   CONTEXT_API_URL: z.url().optional(),
   PUBLIC_URL: z.url().optional(),
@@ -171,7 +199,9 @@ export function isLoopback(host: string): boolean {
 
 function describeIssues(source: string, error: z.ZodError): string {
   return error.issues
-    .map((issue) => `${source}: ${issue.path.length ? issue.path.join('.') : '(top level)'}: ${issue.message}`)
+    .map(
+      (issue) => `${source}: ${issue.path.length ? issue.path.join('.') : '(top level)'}: ${issue.message}`,
+    )
     .join('\n');
 }
 
@@ -195,12 +225,15 @@ export function parsePolicy(yamlText: string, source: string): Policy {
 }
 
 export function loadPolicyFile(path: string | undefined): { policy: Policy; source: string } {
-  if (!path) return { policy: parsePolicy(DEFAULT_POLICY_YAML, 'embedded default'), source: 'embedded default' };
+  if (!path)
+    return { policy: parsePolicy(DEFAULT_POLICY_YAML, 'embedded default'), source: 'embedded default' };
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError(`${path}: cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new ConfigError(
+      `${path}: cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
   return { policy: parsePolicy(text, path), source: path };
 }
@@ -215,11 +248,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const { policy, source } = loadPolicyFile(e.RELAY_CONFIG);
 
   if (e.SMTP_URL && !e.RELAY_ONCALL_EMAIL) {
-    throw new ConfigError('environment: RELAY_ONCALL_EMAIL: required when SMTP_URL is set (the on-call list receives critical alerts)');
+    throw new ConfigError(
+      'environment: RELAY_ONCALL_EMAIL: required when SMTP_URL is set (the on-call list receives critical alerts)',
+    );
   }
   const loopback = isLoopback(e.HOST);
   if (!e.RELAY_WEBHOOK_TOKEN && !loopback) {
-    throw new ConfigError(`environment: RELAY_WEBHOOK_TOKEN: required when HOST (${e.HOST}) is not a loopback address`);
+    throw new ConfigError(
+      `environment: RELAY_WEBHOOK_TOKEN: required when HOST (${e.HOST}) is not a loopback address`,
+    );
   }
   const preview = !e.SLACK_BOT_TOKEN || !e.SMTP_URL;
   if (preview && !loopback && !e.RELAY_OUTBOX_DIR && e.RELAY_ROLE !== 'api') {
@@ -241,7 +278,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smtp: { url: e.SMTP_URL, from: e.EMAIL_FROM },
     alertmanagerUrls: e.ALERTMANAGER_URL,
     contextApiUrl: e.CONTEXT_API_URL,
-    publicUrl: (e.PUBLIC_URL ?? `http://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/+$/, ''),
+    publicUrl: (e.PUBLIC_URL ?? `http://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(
+      /\/+$/,
+      '',
+    ),
     logLevel: e.LOG_LEVEL,
     policy,
     policySource: source,

@@ -4,7 +4,7 @@
  * duplicate. An alert (fingerprint, startsAt) seen resolved stays resolved, so a lagging replica's older
  * firing copy cannot re-open it; a new startsAt is a new firing.
  */
-import type { WebhookPayload } from '../receive/schema.js';
+
 import {
   type AlertState,
   type AlertStatus,
@@ -13,6 +13,7 @@ import {
   incidentIdOf,
   SEVERITY_RANK,
 } from '../model.js';
+import type { WebhookPayload } from '../receive/schema.js';
 
 export interface MergeResult {
   snapshot: IncidentSnapshot;
@@ -27,7 +28,9 @@ const alertKey = (a: { fingerprint: string; startsAt: string }) => `${a.fingerpr
 /** The group's severity: the common label if there is one, else the highest among firing alerts. */
 export function severityOf(commonLabels: Record<string, string>, alerts: readonly AlertState[]): string {
   if (commonLabels.severity) return commonLabels.severity;
-  const pool = alerts.some((a) => a.status === 'firing') ? alerts.filter((a) => a.status === 'firing') : alerts;
+  const pool = alerts.some((a) => a.status === 'firing')
+    ? alerts.filter((a) => a.status === 'firing')
+    : alerts;
   let best = '';
   for (const alert of pool) {
     const severity = alert.labels.severity ?? '';
@@ -59,9 +62,12 @@ export function mergeWebhook(
       generatorURL: a.generatorURL,
     };
   });
-  const newFiring = incoming.some((a) => a.status === 'firing' && known.get(alertKey(a))?.status !== 'firing');
+  const newFiring = incoming.some(
+    (a) => a.status === 'firing' && known.get(alertKey(a))?.status !== 'firing',
+  );
   // A payload whose visible alerts are all copies we already know resolved is a lagging replica's old news.
-  const allKnownResolved = incoming.length > 0 && incoming.every((a) => known.get(alertKey(a))?.status === 'resolved');
+  const allKnownResolved =
+    incoming.length > 0 && incoming.every((a) => known.get(alertKey(a))?.status === 'resolved');
   const startsEpisode = episodeOver && newFiring;
 
   // Within an episode, alerts missing from this payload (truncated, or dropped by Alertmanager) keep their
@@ -73,12 +79,16 @@ export function mergeWebhook(
 
   const hiddenFiring = payload.status === 'firing' && payload.truncatedAlerts > 0 && !allKnownResolved;
   const status: AlertStatus =
-    alerts.some((a) => a.status === 'firing') || (hiddenFiring && (!episodeOver || startsEpisode)) ? 'firing' : 'resolved';
+    alerts.some((a) => a.status === 'firing') || (hiddenFiring && (!episodeOver || startsEpisode))
+      ? 'firing'
+      : 'resolved';
   const truncatedAlerts = allKnownResolved && previous ? previous.truncatedAlerts : payload.truncatedAlerts;
 
   const startedAt = startsEpisode || !previous ? now : previous.startedAt;
   const incidentId =
-    startsEpisode || !previous ? incidentIdOf(payload.receiver, payload.groupKey, startedAt) : previous.incidentId;
+    startsEpisode || !previous
+      ? incidentIdOf(payload.receiver, payload.groupKey, startedAt)
+      : previous.incidentId;
 
   const changed =
     !previous ||
@@ -106,6 +116,7 @@ export function mergeWebhook(
     severity: severityOf(payload.commonLabels, alerts),
     deliveries: startsEpisode ? [] : (previous?.deliveries ?? []),
   };
-  if (status === 'resolved') snapshot.resolvedAt = previous?.status === 'resolved' ? (previous.resolvedAt ?? now) : now;
+  if (status === 'resolved')
+    snapshot.resolvedAt = previous?.status === 'resolved' ? (previous.resolvedAt ?? now) : now;
   return { snapshot, changed, newIncident: startsEpisode || !previous };
 }

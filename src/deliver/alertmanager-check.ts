@@ -15,7 +15,9 @@ export function createAlertmanagerCheck(urls: string[], timeoutMs = 2000): Alert
   if (urls.length === 0) return undefined;
   return {
     async verdict(snapshot) {
-      const fingerprints = new Set(snapshot.alerts.filter((a) => a.status === 'firing').map((a) => a.fingerprint));
+      const fingerprints = new Set(
+        snapshot.alerts.filter((a) => a.status === 'firing').map((a) => a.fingerprint),
+      );
       const filters = Object.entries(snapshot.groupLabels).map(
         ([k, v]) => `filter=${encodeURIComponent(`${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)}`,
       );
@@ -23,7 +25,9 @@ export function createAlertmanagerCheck(urls: string[], timeoutMs = 2000): Alert
       let answered = false;
       for (const base of urls) {
         try {
-          const res = await fetch(`${base.replace(/\/+$/, '')}/api/v2/alerts?${query}`, { signal: AbortSignal.timeout(timeoutMs) });
+          const res = await fetch(`${base.replace(/\/+$/, '')}/api/v2/alerts?${query}`, {
+            signal: AbortSignal.timeout(timeoutMs),
+          });
           if (!res.ok) continue;
           answered = true;
           const alerts = (await res.json()) as { fingerprint?: string }[];

@@ -17,7 +17,12 @@ import {
   renderStaleReply,
 } from '../render/slack.js';
 import type { MessageView } from '../render/view.js';
-import { appendEvent, type DeliveryLog, type DeliveryStore, type IncidentFlags } from '../store/delivery-store.js';
+import {
+  appendEvent,
+  type DeliveryLog,
+  type DeliveryStore,
+  type IncidentFlags,
+} from '../store/delivery-store.js';
 import { InvalidBlocksError, RateLimitedError, TransientDeliveryError } from './errors.js';
 import type { MailSender } from './mail-sender.js';
 import { type PlannedAction, toldStateOf } from './plan.js';
@@ -85,7 +90,8 @@ async function sendRecorded(
   run.log.lastOutcome = outcome;
   appendEvent(run.log, { at: Date.now(), action, outcome });
   deps.metrics.deliveries.inc({ channel: kind, outcome });
-  if (action !== 'reminder') deps.metrics.deliveryLatency.observe({ channel: kind }, Math.max(0, Date.now() - run.acceptedAt) / 1000);
+  if (action !== 'reminder')
+    deps.metrics.deliveryLatency.observe({ channel: kind }, Math.max(0, Date.now() - run.acceptedAt) / 1000);
 }
 
 function markNotified(run: DeliveryRun): void {
@@ -139,21 +145,39 @@ function slackDeliverer(deps: ChannelDeps): Deliverer {
     const rendered = renderSlackRoot(r.view, { actions: deps.slackActions?.(r) });
     return { channel: r.delivery.target, text: rendered.text, attachments: rendered.attachments };
   };
-  const hashOf = (m: SlackMessage) => createHash('sha256').update(JSON.stringify([m.text, m.attachments])).digest('hex').slice(0, 16);
+  const hashOf = (m: SlackMessage) =>
+    createHash('sha256')
+      .update(JSON.stringify([m.text, m.attachments]))
+      .digest('hex')
+      .slice(0, 16);
   /** Slack refused the blocks: say the same in plain text rather than say nothing. */
-  const withPlainFallback = async <T>(r: DeliveryRun, message: SlackMessage, send: (m: SlackMessage) => Promise<T>): Promise<T> => {
+  const withPlainFallback = async <T>(
+    r: DeliveryRun,
+    message: SlackMessage,
+    send: (m: SlackMessage) => Promise<T>,
+  ): Promise<T> => {
     try {
       return await send(message);
     } catch (error) {
       if (!(error instanceof InvalidBlocksError)) throw error;
-      logger.warn({ incidentId: r.snapshot.incidentId, reason: error.message }, 'Slack refused the blocks; resending as plain text');
+      logger.warn(
+        { incidentId: r.snapshot.incidentId, reason: error.message },
+        'Slack refused the blocks; resending as plain text',
+      );
       return send({ channel: message.channel, text: renderSlackPlain(r.view) });
     }
   };
   const reply = async (r: DeliveryRun, action: string, text: string, broadcast = false) => {
     const root = r.log.root as { channel: string; ts: string };
     await sendRecorded(r, deps, 'slack', action, slack.preview, () =>
-      call(gateOf(r), () => slack.postMessage({ channel: root.channel, text, thread_ts: root.ts, ...(broadcast ? { reply_broadcast: true } : {}) })).then(() => undefined),
+      call(gateOf(r), () =>
+        slack.postMessage({
+          channel: root.channel,
+          text,
+          thread_ts: root.ts,
+          ...(broadcast ? { reply_broadcast: true } : {}),
+        }),
+      ).then(() => undefined),
     );
   };
   return {
@@ -165,7 +189,9 @@ function slackDeliverer(deps: ChannelDeps): Deliverer {
       const ts = r.log.root.ts;
       // Slack keeps the fields an update omits: the plain-text fallback must clear the old attachment, or a
       // "resolved" text would sit above the stale "firing" blocks.
-      await call(gateOf(r), () => withPlainFallback(r, message, (m) => slack.update({ ...m, ts, attachments: m.attachments ?? [] })));
+      await call(gateOf(r), () =>
+        withPlainFallback(r, message, (m) => slack.update({ ...m, ts, attachments: m.attachments ?? [] })),
+      );
       r.log.renderedHash = hash;
       await r.save();
     },
@@ -186,7 +212,12 @@ function slackDeliverer(deps: ChannelDeps): Deliverer {
           await reply(r, 'change', renderChangeReply(action.change, r.view));
           break;
         case 'reminder':
-          await reply(r, 'reminder', renderReminderReply(action.number, r.view), r.delivery.broadcastReminders);
+          await reply(
+            r,
+            'reminder',
+            renderReminderReply(action.number, r.view),
+            r.delivery.broadcastReminders,
+          );
           metrics.remindersSent.inc({ channel: 'slack' });
           break;
         case 'stale':
@@ -206,7 +237,8 @@ function emailDeliverer(deps: ChannelDeps): Deliverer {
   const { mail, templates, metrics } = deps;
   const domain = /@([\w.-]+)>?\s*$/.exec(deps.emailFrom)?.[1] ?? 'coldchain-relay.local';
   // Deterministic ids: a resend after a crash carries the same Message-ID, which mail clients collapse.
-  const messageIdOf = (r: DeliveryRun, n: number) => `<relay.${r.snapshot.incidentId}.${r.delivery.id}.${n}@${domain}>`;
+  const messageIdOf = (r: DeliveryRun, n: number) =>
+    `<relay.${r.snapshot.incidentId}.${r.delivery.id}.${n}@${domain}>`;
   const eventOf = (action: PlannedAction): EmailEvent => {
     switch (action.kind) {
       case 'post':
@@ -228,7 +260,11 @@ function emailDeliverer(deps: ChannelDeps): Deliverer {
     async perform(r, action) {
       const first = action.kind === 'post';
       const subject = first ? subjectFor(r.view) : replySubject(r.log.root?.subject ?? subjectFor(r.view));
-      const rendered = templates.render(r.view, eventOf(action), { subject, now: r.now, ackUrl: deps.ackUrl?.(r) });
+      const rendered = templates.render(r.view, eventOf(action), {
+        subject,
+        now: r.now,
+        ackUrl: deps.ackUrl?.(r),
+      });
       const messageId = messageIdOf(r, r.log.references.length);
       const references = [...r.log.references];
       await sendRecorded(r, deps, 'email', action.kind, mail.preview, () =>

@@ -34,7 +34,10 @@ export function classifySmtpError(error: unknown): Error {
   }
   if (e.code === 'EAUTH') return new PermanentDeliveryError(`SMTP authentication failed: ${e.message ?? ''}`);
   // A connection lost mid-DATA may or may not have delivered: ambiguous.
-  return new TransientDeliveryError(`SMTP unreachable: ${e.code ?? ''} ${e.message ?? String(error)}`.trim(), e.code !== 'ECONNECTION');
+  return new TransientDeliveryError(
+    `SMTP unreachable: ${e.code ?? ''} ${e.message ?? String(error)}`.trim(),
+    e.code !== 'ECONNECTION',
+  );
 }
 
 export class SmtpMailSender implements MailSender {
@@ -43,11 +46,14 @@ export class SmtpMailSender implements MailSender {
 
   constructor(url: string, timeoutMs: number) {
     // Timeouts stay well under the job lock, so a hung server fails the attempt instead of stalling the job.
-    this.transport = nodemailer.createTransport(url.includes('pool=') ? url : `${url}${url.includes('?') ? '&' : '?'}pool=true`, {
-      connectionTimeout: timeoutMs,
-      greetingTimeout: timeoutMs,
-      socketTimeout: timeoutMs,
-    } as never);
+    this.transport = nodemailer.createTransport(
+      url.includes('pool=') ? url : `${url}${url.includes('?') ? '&' : '?'}pool=true`,
+      {
+        connectionTimeout: timeoutMs,
+        greetingTimeout: timeoutMs,
+        socketTimeout: timeoutMs,
+      } as never,
+    );
   }
 
   async send(mail: OutgoingMail): Promise<void> {
@@ -76,7 +82,11 @@ export class SmtpMailSender implements MailSender {
 export class OutboxMailSender implements MailSender {
   readonly preview = true;
   private readonly dir: string;
-  private readonly transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  private readonly transport = nodemailer.createTransport({
+    streamTransport: true,
+    buffer: true,
+    newline: 'unix',
+  });
   private counter = 0;
 
   constructor(outboxDir: string) {
@@ -87,7 +97,10 @@ export class OutboxMailSender implements MailSender {
   async send(mail: OutgoingMail): Promise<void> {
     const info = (await this.transport.sendMail(mail)) as { message: Buffer };
     this.counter += 1;
-    writeFileSync(join(this.dir, `${Date.now()}-${process.pid}-${String(this.counter).padStart(5, '0')}.eml`), info.message);
+    writeFileSync(
+      join(this.dir, `${Date.now()}-${process.pid}-${String(this.counter).padStart(5, '0')}.eml`),
+      info.message,
+    );
   }
 
   async verify(): Promise<string> {

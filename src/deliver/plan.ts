@@ -41,12 +41,22 @@ export function toldStateOf(snapshot: IncidentSnapshot): ToldState {
 }
 
 export function diffTold(told: ToldState, snapshot: IncidentSnapshot): ChangeSummary | undefined {
-  const joined = snapshot.alerts.filter((a) => a.status === 'firing' && told.alerts[alertKey(a)] !== 'firing');
-  const resolved = snapshot.alerts.filter((a) => a.status === 'resolved' && told.alerts[alertKey(a)] === 'firing');
+  const joined = snapshot.alerts.filter(
+    (a) => a.status === 'firing' && told.alerts[alertKey(a)] !== 'firing',
+  );
+  const resolved = snapshot.alerts.filter(
+    (a) => a.status === 'resolved' && told.alerts[alertKey(a)] === 'firing',
+  );
   const incidentResolved = snapshot.status === 'resolved' && told.status !== 'resolved';
   const truncatedChanged = told.truncatedAlerts !== snapshot.truncatedAlerts;
   if (!joined.length && !resolved.length && !incidentResolved && !truncatedChanged) return undefined;
-  return { joined, resolved, incidentResolved, truncatedBefore: told.truncatedAlerts, truncatedNow: snapshot.truncatedAlerts };
+  return {
+    joined,
+    resolved,
+    incidentResolved,
+    truncatedBefore: told.truncatedAlerts,
+    truncatedNow: snapshot.truncatedAlerts,
+  };
 }
 
 export function isStale(input: Pick<PlanInput, 'snapshot' | 'now' | 'staleAfterMs'>): boolean {
@@ -65,11 +75,16 @@ export function acknowledgementCovers(flags: IncidentFlags, snapshot: IncidentSn
   if (!flags.acknowledged) return false;
   const covered = new Set(flags.acknowledged.alertKeys);
   // Alerts Alertmanager left out of the payload count too: more of them means more alerts firing.
-  return snapshot.truncatedAlerts <= flags.acknowledged.truncatedAlerts && firingKeys(snapshot).every((key) => covered.has(key));
+  return (
+    snapshot.truncatedAlerts <= flags.acknowledged.truncatedAlerts &&
+    firingKeys(snapshot).every((key) => covered.has(key))
+  );
 }
 
 function remindersPaused(flags: IncidentFlags, snapshot: IncidentSnapshot, now: number): boolean {
-  return acknowledgementCovers(flags, snapshot) || (flags.silencedUntil !== undefined && flags.silencedUntil > now);
+  return (
+    acknowledgementCovers(flags, snapshot) || (flags.silencedUntil !== undefined && flags.silencedUntil > now)
+  );
 }
 
 /** When the next reminder is due, ignoring pauses: the clock runs from the last message that notified people. */

@@ -7,8 +7,8 @@ import type { Policy } from '../config/config.js';
 import type { DeliveryQueuePort, ReconcileJobData } from '../enqueue/delivery-queue.js';
 import type { ChannelKind, DeliveryTarget, IncidentSnapshot } from '../model.js';
 import type { Logger } from '../observability/logger.js';
-import { deliveriesFor, selectRoutes } from '../route/route.js';
 import { buildView } from '../render/view.js';
+import { deliveriesFor, selectRoutes } from '../route/route.js';
 import type { AlertStore } from '../store/alert-store.js';
 import type { DeliveryStore, IncidentFlags } from '../store/delivery-store.js';
 import type { AlertmanagerCheck } from './alertmanager-check.js';
@@ -32,7 +32,9 @@ export interface ReconcileDeps {
   deliveryLockMs?: number;
 }
 
-export type ReconcileResult = { status: 'done'; actions: string[]; nextAt?: number } | { status: 'gone'; reason: string };
+export type ReconcileResult =
+  | { status: 'done'; actions: string[]; nextAt?: number }
+  | { status: 'gone'; reason: string };
 
 /** Longer than any one run (a few Slack calls and one SMTP send, each with its own timeout). */
 const LOCK_TTL_MS = 120_000;
@@ -41,7 +43,11 @@ const LOCK_TTL_MS = 120_000;
  * Escalation may add destinations: the routes the escalated severity would have taken, plus the cargo
  * class's contacts. Destinations only grow, and the escalated repeat applies to every delivery.
  */
-function escalatedTargets(snapshot: IncidentSnapshot, outcome: ContextOutcome, deps: ReconcileDeps): DeliveryTarget[] {
+function escalatedTargets(
+  snapshot: IncidentSnapshot,
+  outcome: ContextOutcome,
+  deps: ReconcileDeps,
+): DeliveryTarget[] {
   const escalation = outcome.escalation;
   if (!escalation) return [];
   const routes = escalation.severity
@@ -49,26 +55,59 @@ function escalatedTargets(snapshot: IncidentSnapshot, outcome: ContextOutcome, d
     : [];
   const targets = deliveriesFor(routes, deps.oncallEmail);
   if (escalation.addEmail.length) {
-    const repeat = Math.min(...[...targets, ...snapshot.deliveries].map((t) => t.repeatSeconds).filter((r) => r > 0), 3600);
+    const repeat = Math.min(
+      ...[...targets, ...snapshot.deliveries].map((t) => t.repeatSeconds).filter((r) => r > 0),
+      3600,
+    );
     targets.push(
-      ...deliveriesFor([{ name: `escalation:${escalation.rule}`, matchers: [], slack: [], email: escalation.addEmail, repeat, broadcast_reminders: false, continue: false }], undefined),
+      ...deliveriesFor(
+        [
+          {
+            name: `escalation:${escalation.rule}`,
+            matchers: [],
+            slack: [],
+            email: escalation.addEmail,
+            repeat,
+            broadcast_reminders: false,
+            continue: false,
+          },
+        ],
+        undefined,
+      ),
     );
   }
   return targets;
 }
 
-function effectiveDelivery(delivery: DeliveryTarget, flags: IncidentFlags, extra: DeliveryTarget[]): DeliveryTarget {
+function effectiveDelivery(
+  delivery: DeliveryTarget,
+  flags: IncidentFlags,
+  extra: DeliveryTarget[],
+): DeliveryTarget {
   const escalatedRepeat = extra.map((t) => t.repeatSeconds).filter((r) => r > 0);
   if (!flags.escalation || escalatedRepeat.length === 0) return delivery;
   const repeat = Math.min(...escalatedRepeat);
-  return delivery.repeatSeconds === 0 || repeat < delivery.repeatSeconds ? { ...delivery, repeatSeconds: repeat } : delivery;
+  return delivery.repeatSeconds === 0 || repeat < delivery.repeatSeconds
+    ? { ...delivery, repeatSeconds: repeat }
+    : delivery;
 }
 
-export async function reconcileDelivery(job: ReconcileJobData, deps: ReconcileDeps): Promise<ReconcileResult> {
+export async function reconcileDelivery(
+  job: ReconcileJobData,
+  deps: ReconcileDeps,
+): Promise<ReconcileResult> {
   const now = (deps.now ?? Date.now)();
   const { groupId, incidentId, deliveryId } = job;
   const token = randomUUID();
-  if (!(await deps.deliveries.acquireLock(groupId, incidentId, deliveryId, token, deps.deliveryLockMs ?? LOCK_TTL_MS))) {
+  if (
+    !(await deps.deliveries.acquireLock(
+      groupId,
+      incidentId,
+      deliveryId,
+      token,
+      deps.deliveryLockMs ?? LOCK_TTL_MS,
+    ))
+  ) {
     // Another job for this delivery is running; come back shortly rather than run beside it.
     throw new RateLimitedError(1000, 'lock');
   }
@@ -77,7 +116,8 @@ export async function reconcileDelivery(job: ReconcileJobData, deps: ReconcileDe
     if (!snapshot) return { status: 'gone', reason: 'the incident expired from Redis' };
     let flags = await deps.deliveries.loadFlags(groupId, incidentId);
     const base = [...snapshot.deliveries, ...(flags.extraDeliveries ?? [])].find((d) => d.id === deliveryId);
-    if (!base) return { status: 'gone', reason: `delivery ${deliveryId} is not part of incident ${incidentId}` };
+    if (!base)
+      return { status: 'gone', reason: `delivery ${deliveryId} is not part of incident ${incidentId}` };
 
     const context = deps.context ? await deps.context.describe(snapshot, now) : undefined;
     if (context?.escalation) flags = await recordEscalation(snapshot, context, flags, deps);
@@ -103,7 +143,10 @@ export async function reconcileDelivery(job: ReconcileJobData, deps: ReconcileDe
         actions = actions.filter((a) => a.kind !== 'reminder');
         log.reminderCheckedAt = now;
         await run.save();
-        deps.logger.info({ incidentId, deliveryId }, 'reminder skipped: Alertmanager reports the alerts silenced, inhibited or gone');
+        deps.logger.info(
+          { incidentId, deliveryId },
+          'reminder skipped: Alertmanager reports the alerts silenced, inhibited or gone',
+        );
       }
     }
 
@@ -113,13 +156,21 @@ export async function reconcileDelivery(job: ReconcileJobData, deps: ReconcileDe
 
     // Ingest queues only the destinations of the first notification; escalated ones follow each change here.
     const extra = (flags.extraDeliveries ?? []).filter((d) => d.id !== deliveryId);
-    if (extra.length && actions.some((a) => a.kind === 'change') && snapshot.deliveries.some((d) => d.id === deliveryId)) {
+    if (
+      extra.length &&
+      actions.some((a) => a.kind === 'change') &&
+      snapshot.deliveries.some((d) => d.id === deliveryId)
+    ) {
       await deps.queue.enqueue(extra.map((d) => ({ ...job, deliveryId: d.id })));
     }
 
     const nextAt = nextWakeAt({ ...planInput, recheckAt: context?.recheckAt });
     if (nextAt !== undefined) await deps.queue.schedule({ ...job, acceptedAt: nextAt }, nextAt);
-    return { status: 'done', actions: actions.map((a) => a.kind), ...(nextAt !== undefined ? { nextAt } : {}) };
+    return {
+      status: 'done',
+      actions: actions.map((a) => a.kind),
+      ...(nextAt !== undefined ? { nextAt } : {}),
+    };
   } finally {
     await deps.deliveries.releaseLock(groupId, incidentId, deliveryId, token).catch(() => undefined);
   }
@@ -147,14 +198,28 @@ async function recordEscalation(
     if (!changed) return current;
     return {
       ...current,
-      escalation: { rule: escalation.rule, reason: escalation.reason, ...(escalation.severity ? { severity: escalation.severity } : {}) },
+      escalation: {
+        rule: escalation.rule,
+        reason: escalation.reason,
+        ...(escalation.severity ? { severity: escalation.severity } : {}),
+      },
       extraDeliveries: [...(current.extraDeliveries ?? []), ...fresh],
     };
   });
   if (!changed) return updated;
-  deps.logger.warn({ incidentId: snapshot.incidentId, rule: escalation.rule, added: added.map((t) => t.target) }, 'incident escalated');
+  deps.logger.warn(
+    { incidentId: snapshot.incidentId, rule: escalation.rule, added: added.map((t) => t.target) },
+    'incident escalated',
+  );
   // Every delivery re-renders with the escalation; the new ones post for the first time.
   const all = [...snapshot.deliveries, ...(updated.extraDeliveries ?? [])];
-  await deps.queue.enqueue(all.map((d) => ({ groupId: snapshot.groupId, incidentId: snapshot.incidentId, deliveryId: d.id, acceptedAt: Date.now() })));
+  await deps.queue.enqueue(
+    all.map((d) => ({
+      groupId: snapshot.groupId,
+      incidentId: snapshot.incidentId,
+      deliveryId: d.id,
+      acceptedAt: Date.now(),
+    })),
+  );
   return updated;
 }

@@ -13,7 +13,12 @@ import {
   WebAPIRequestError,
   WebClient,
 } from '@slack/web-api';
-import { InvalidBlocksError, PermanentDeliveryError, RateLimitedError, TransientDeliveryError } from './errors.js';
+import {
+  InvalidBlocksError,
+  PermanentDeliveryError,
+  RateLimitedError,
+  TransientDeliveryError,
+} from './errors.js';
 
 export interface SlackMessage {
   channel: string;
@@ -58,7 +63,8 @@ const PERMANENT_ERRORS = new Set([
 const INVALID_BLOCKS = new Set(['invalid_blocks', 'invalid_blocks_format', 'invalid_attachments']);
 
 export function classifySlackError(error: unknown): Error {
-  if (error instanceof WebAPIRateLimitedError) return new RateLimitedError(Math.max(1, error.retryAfter) * 1000, '429');
+  if (error instanceof WebAPIRateLimitedError)
+    return new RateLimitedError(Math.max(1, error.retryAfter) * 1000, '429');
   if (error instanceof WebAPIPlatformError) {
     const code = error.data.error;
     if (INVALID_BLOCKS.has(code)) return new InvalidBlocksError(`Slack refused the blocks: ${code}`);
@@ -66,11 +72,16 @@ export function classifySlackError(error: unknown): Error {
     return new TransientDeliveryError(`Slack: ${code}`);
   }
   if (error instanceof WebAPIHTTPError) {
-    const permanent = error.statusCode >= 400 && error.statusCode < 500 && error.statusCode !== 408 && error.statusCode !== 429;
+    const permanent =
+      error.statusCode >= 400 &&
+      error.statusCode < 500 &&
+      error.statusCode !== 408 &&
+      error.statusCode !== 429;
     const message = `Slack answered HTTP ${error.statusCode}`;
     return permanent ? new PermanentDeliveryError(message) : new TransientDeliveryError(message);
   }
-  if (error instanceof WebAPIRequestError) return new TransientDeliveryError(`Slack unreachable: ${error.original.message}`, true);
+  if (error instanceof WebAPIRequestError)
+    return new TransientDeliveryError(`Slack unreachable: ${error.original.message}`, true);
   return new TransientDeliveryError(`Slack call failed: ${(error as Error).message}`);
 }
 
@@ -82,7 +93,10 @@ export class WebApiSlackSender implements SlackSender {
     token: string,
     apiUrl: string,
     timeoutMs: number,
-    private readonly identity: { username: string; icon_emoji: string } = { username: 'AlertManager', icon_emoji: ':fire:' },
+    private readonly identity: { username: string; icon_emoji: string } = {
+      username: 'AlertManager',
+      icon_emoji: ':fire:',
+    },
   ) {
     this.client = new WebClient(token, {
       slackApiUrl: apiUrl.endsWith('/') ? apiUrl : `${apiUrl}/`,
@@ -101,8 +115,16 @@ export class WebApiSlackSender implements SlackSender {
   }
 
   async postMessage(message: SlackMessage): Promise<SlackPosted> {
-    const result = await this.call(() => this.client.chat.postMessage({ ...this.identity, ...message, unfurl_links: false, unfurl_media: false } as never));
-    if (!result.channel || !result.ts) throw new TransientDeliveryError('Slack answered ok without channel and ts');
+    const result = await this.call(() =>
+      this.client.chat.postMessage({
+        ...this.identity,
+        ...message,
+        unfurl_links: false,
+        unfurl_media: false,
+      } as never),
+    );
+    if (!result.channel || !result.ts)
+      throw new TransientDeliveryError('Slack answered ok without channel and ts');
     return { channel: result.channel, ts: result.ts };
   }
 
@@ -141,7 +163,10 @@ export class OutboxSlackSender implements SlackSender {
 
   async postMessage(message: SlackMessage): Promise<SlackPosted> {
     this.counter += 1;
-    const posted = { channel: this.channelId(message.channel), ts: `${(Date.now() / 1000).toFixed(0)}.${String(this.counter).padStart(6, '0')}` };
+    const posted = {
+      channel: this.channelId(message.channel),
+      ts: `${(Date.now() / 1000).toFixed(0)}.${String(this.counter).padStart(6, '0')}`,
+    };
     this.write('chat.postMessage', message, { ok: true, ...posted });
     return posted;
   }

@@ -4,22 +4,29 @@
  */
 import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Policy } from '../config/config.js';
 import { DELIVERY_QUEUE, queuePrefix, type ReconcileJobData } from '../enqueue/delivery-queue.js';
-import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AlertStore } from '../store/alert-store.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
 import { PermanentDeliveryError, RateLimitedError, TransientDeliveryError } from './errors.js';
 import { type ReconcileDeps, reconcileDelivery } from './reconcile.js';
 
-export function backoffDelay(attemptsMade: number, firstSeconds: number, maxSeconds: number, random = Math.random): number {
+export function backoffDelay(
+  attemptsMade: number,
+  firstSeconds: number,
+  maxSeconds: number,
+  random = Math.random,
+): number {
   const base = Math.min(maxSeconds, firstSeconds * 2 ** Math.max(0, attemptsMade - 1)) * 1000;
   // Full jitter on half the delay: retries of a burst spread out instead of arriving together.
   return Math.round(base / 2 + (random() * base) / 2);
 }
 
-async function channelOf(job: Job<ReconcileJobData>, alerts: AlertStore, deliveries: DeliveryStore): Promise<string> {
+async function channelOf(
+  job: Job<ReconcileJobData>,
+  alerts: AlertStore,
+  deliveries: DeliveryStore,
+): Promise<string> {
   const { groupId, incidentId, deliveryId } = job.data;
   const snapshot = await alerts.loadIncident(groupId, incidentId).catch(() => undefined);
   const found = snapshot?.deliveries.find((d) => d.id === deliveryId);
@@ -43,7 +50,8 @@ export function startDeliveryWorker(deps: WorkerDeps): Worker<ReconcileJobData> 
     async (job, token) => {
       try {
         const result = await reconcileDelivery(job.data, deps);
-        if (result.status === 'gone') logger.info({ jobId: job.id, ...job.data, reason: result.reason }, 'nothing to deliver');
+        if (result.status === 'gone')
+          logger.info({ jobId: job.id, ...job.data, reason: result.reason }, 'nothing to deliver');
         return result;
       } catch (error) {
         if (error instanceof RateLimitedError) {
@@ -55,7 +63,10 @@ export function startDeliveryWorker(deps: WorkerDeps): Worker<ReconcileJobData> 
         if (error instanceof PermanentDeliveryError) throw new UnrecoverableError(error.message);
         if (error instanceof TransientDeliveryError) {
           metrics.deliveryRetries.inc({ channel: await channelOf(job, deps.alerts, deps.deliveries) });
-          logger.warn({ jobId: job.id, ...job.data, attempt: job.attemptsMade + 1, reason: error.message }, 'delivery failed; will retry');
+          logger.warn(
+            { jobId: job.id, ...job.data, attempt: job.attemptsMade + 1, reason: error.message },
+            'delivery failed; will retry',
+          );
         }
         throw error;
       }
@@ -66,7 +77,8 @@ export function startDeliveryWorker(deps: WorkerDeps): Worker<ReconcileJobData> 
       concurrency: policy.delivery.concurrency,
       ...(deps.jobLockMs ? { lockDuration: deps.jobLockMs, stalledInterval: deps.jobLockMs } : {}),
       settings: {
-        backoffStrategy: (attemptsMade: number) => backoffDelay(attemptsMade, policy.delivery.backoff, policy.delivery.max_backoff),
+        backoffStrategy: (attemptsMade: number) =>
+          backoffDelay(attemptsMade, policy.delivery.backoff, policy.delivery.max_backoff),
       },
     },
   );

@@ -81,7 +81,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     c.get('log').error({ err: error }, 'unhandled error');
     return errorResponse(c, new ApiError('internal', 'internal error; see the relay log for the request id'));
   });
-  app.notFound((c) => errorResponse(c, new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}`)));
+  app.notFound((c) =>
+    errorResponse(c, new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}`)),
+  );
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
@@ -95,7 +97,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.get('/metrics', async (c) => {
-    await deps.refreshGauges?.().catch((error: unknown) => c.get('log').warn({ err: error }, 'could not refresh queue gauges'));
+    await deps
+      .refreshGauges?.()
+      .catch((error: unknown) => c.get('log').warn({ err: error }, 'could not refresh queue gauges'));
     return c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType });
   });
 
@@ -123,7 +127,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       }
       body = await readBody(c, deps.config.maxBodyBytes);
     } catch (error) {
-      if (error instanceof ApiError) reject(error.code === 'payload_too_large' ? 'too_large' : 'content_type', error);
+      if (error instanceof ApiError)
+        reject(error.code === 'payload_too_large' ? 'too_large' : 'content_type', error);
       throw error;
     }
     let json: unknown;
@@ -147,10 +152,19 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       stopTimer();
       if (result.duplicate) metrics.webhooksDeduplicated.inc();
       log.info(
-        { incidentId: result.incidentId, status: result.status, duplicate: result.duplicate, jobs: result.jobs, alerts: payload.alerts.length },
+        {
+          incidentId: result.incidentId,
+          status: result.status,
+          duplicate: result.duplicate,
+          jobs: result.jobs,
+          alerts: payload.alerts.length,
+        },
         result.duplicate ? 'webhook duplicate' : 'webhook accepted',
       );
-      return c.json({ status: result.duplicate ? 'duplicate' : 'accepted', incidentId: result.incidentId }, 200);
+      return c.json(
+        { status: result.duplicate ? 'duplicate' : 'accepted', incidentId: result.incidentId },
+        200,
+      );
     } catch (error) {
       metrics.requestsRejected.inc({ reason: 'unavailable' });
       const detail = error instanceof ContentionError ? error.message : 'Redis is unavailable or slow';

@@ -31,7 +31,9 @@ export class ApiError extends Error {
 }
 
 export function errorResponse(c: Context, error: ApiError): Response {
-  const body = { error: { code: error.code, message: error.message, ...(error.issues ? { issues: error.issues } : {}) } };
+  const body = {
+    error: { code: error.code, message: error.message, ...(error.issues ? { issues: error.issues } : {}) },
+  };
   if (error.code === 'unavailable') c.header('Retry-After', '5');
   // An oversized body may still be streaming in; closing is cheaper than draining it.
   if (error.code === 'payload_too_large') c.header('Connection', 'close');

@@ -9,7 +9,10 @@ import type { Context } from 'hono';
 import { ApiError } from './errors.js';
 
 function tooLarge(limit: number): ApiError {
-  return new ApiError('payload_too_large', `request body is larger than ${limit} bytes (RELAY_MAX_BODY_BYTES)`);
+  return new ApiError(
+    'payload_too_large',
+    `request body is larger than ${limit} bytes (RELAY_MAX_BODY_BYTES)`,
+  );
 }
 
 export function checkDeclaredLength(c: Context, limit: number): void {

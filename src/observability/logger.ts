@@ -12,7 +12,16 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       level,
       base: { service: 'coldchain-alert-relay' },
       redact: {
-        paths: ['token', 'password', 'authorization', 'headers.authorization', 'req.headers.authorization', '*.token', 'smtpUrl', 'redisUrl'],
+        paths: [
+          'token',
+          'password',
+          'authorization',
+          'headers.authorization',
+          'req.headers.authorization',
+          '*.token',
+          'smtpUrl',
+          'redisUrl',
+        ],
         censor: '[redacted]',
       },
     },

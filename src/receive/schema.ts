@@ -48,7 +48,8 @@ export const webhookSchema = full.webhook;
  * issues reported are the full schema's own.
  */
 function isLabelSet(value: unknown): value is Record<string, string> {
-  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) return false;
+  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype)
+    return false;
   for (const key in value) {
     if (key === '__proto__' || typeof (value as Record<string, unknown>)[key] !== 'string') return false;
   }
@@ -73,7 +74,9 @@ export function parseWebhook(body: unknown, maxAlerts: number): ParseResult {
   if (!parsed.success) {
     return {
       ok: false,
-      issues: parsed.error.issues.slice(0, 20).map((i) => ({ path: i.path.join('.') || '(body)', message: i.message })),
+      issues: parsed.error.issues
+        .slice(0, 20)
+        .map((i) => ({ path: i.path.join('.') || '(body)', message: i.message })),
     };
   }
   return { ok: true, payload: capAlerts(parsed.data, maxAlerts) };

@@ -5,13 +5,26 @@
 import type { AlertState, IncidentSnapshot } from '../model.js';
 
 /** Labels that say which thing is affected, in the order a dispatcher looks for them. */
-const SUBJECT_LABELS = ['vehicle_id', 'shipment_id', 'facility', 'depot', 'service', 'instance', 'name', 'job'];
+const SUBJECT_LABELS = [
+  'vehicle_id',
+  'shipment_id',
+  'facility',
+  'depot',
+  'service',
+  'instance',
+  'name',
+  'job',
+];
 /** Labels never worth a line: they are in the title already, or are plumbing. */
 const HIDDEN_LABELS = new Set(['alertname', 'severity', '__name__', 'prometheus', 'monitor', 'team']);
 
 export function alertnameOf(snapshot: IncidentSnapshot): string {
   const names = [...new Set(snapshot.alerts.map((a) => a.labels.alertname ?? ''))].filter(Boolean);
-  return snapshot.commonLabels.alertname ?? snapshot.groupLabels.alertname ?? (names.length === 1 ? names[0]! : `${names.length} alerts`);
+  return (
+    snapshot.commonLabels.alertname ??
+    snapshot.groupLabels.alertname ??
+    (names.length === 1 ? names[0]! : `${names.length} alerts`)
+  );
 }
 
 /** The one label value that names what is affected, when the whole group shares it (TRK-0042, postgres:9187). */
@@ -30,17 +43,24 @@ export function titleOf(snapshot: IncidentSnapshot): string {
 
 export function summaryOf(snapshot: IncidentSnapshot): string | undefined {
   const firing = snapshot.alerts.find((a) => a.status === 'firing') ?? snapshot.alerts[0];
-  return snapshot.commonAnnotations.summary ?? (snapshot.alerts.length === 1 ? firing?.annotations.summary : undefined);
+  return (
+    snapshot.commonAnnotations.summary ??
+    (snapshot.alerts.length === 1 ? firing?.annotations.summary : undefined)
+  );
 }
 
 export function descriptionOf(snapshot: IncidentSnapshot): string | undefined {
-  return snapshot.commonAnnotations.description ?? (snapshot.alerts.length === 1 ? snapshot.alerts[0]?.annotations.description : undefined);
+  return (
+    snapshot.commonAnnotations.description ??
+    (snapshot.alerts.length === 1 ? snapshot.alerts[0]?.annotations.description : undefined)
+  );
 }
 
 /** The labels that tell this alert apart from the rest of its group. */
 export function distinguishingLabels(alert: AlertState, snapshot: IncidentSnapshot): [string, string][] {
   return Object.entries(alert.labels).filter(
-    ([name, value]) => !HIDDEN_LABELS.has(name) && (snapshot.alerts.length === 1 || snapshot.commonLabels[name] !== value),
+    ([name, value]) =>
+      !HIDDEN_LABELS.has(name) && (snapshot.alerts.length === 1 || snapshot.commonLabels[name] !== value),
   );
 }
 
@@ -62,7 +82,11 @@ export function sinceText(alert: AlertState, now: number): string {
 }
 
 export function runbookOf(snapshot: IncidentSnapshot, catalogRunbook?: string): string | undefined {
-  return snapshot.commonAnnotations.runbook_url ?? snapshot.alerts.find((a) => a.annotations.runbook_url)?.annotations.runbook_url ?? catalogRunbook;
+  return (
+    snapshot.commonAnnotations.runbook_url ??
+    snapshot.alerts.find((a) => a.annotations.runbook_url)?.annotations.runbook_url ??
+    catalogRunbook
+  );
 }
 
 /** Only http(s) links are rendered: a label or annotation must not smuggle javascript: or mailto: links. */

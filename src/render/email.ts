@@ -28,12 +28,20 @@ export interface RenderedEmail {
 }
 
 export interface EmailTemplates {
-  render(view: MessageView, event: EmailEvent, options: { subject: string; now: number; ackUrl?: string }): RenderedEmail;
+  render(
+    view: MessageView,
+    event: EmailEvent,
+    options: { subject: string; now: number; ackUrl?: string },
+  ): RenderedEmail;
 }
 
 /** Header values are single-line text: CR, LF and other controls would let a label value add headers. */
 export function sanitizeHeader(value: string, limit = 200): string {
-  const clean = value.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  const clean = value
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point.
+    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return clean.length > limit ? `${clean.slice(0, limit - 1)}…` : clean;
 }
 
@@ -58,7 +66,10 @@ function describeEvent(event: EmailEvent, view: MessageView, now: number): { lab
   switch (event.kind) {
     case 'firing':
       return view.status === 'resolved'
-        ? { label: 'Fired and resolved', text: `Fired at ${view.startedAt} and resolved after ${view.duration}.` }
+        ? {
+            label: 'Fired and resolved',
+            text: `Fired at ${view.startedAt} and resolved after ${view.duration}.`,
+          }
         : { label: 'New incident', text: `Firing since ${view.startedAt}.` };
     case 'change': {
       const c = event.change;
@@ -66,7 +77,8 @@ function describeEvent(event: EmailEvent, view: MessageView, now: number): { lab
       const parts = [];
       if (c.joined.length) parts.push(`${c.joined.length} more firing (${names(c.joined)})`);
       if (c.resolved.length) parts.push(`${c.resolved.length} resolved (${names(c.resolved)})`);
-      if (c.truncatedNow !== c.truncatedBefore) parts.push(`Alertmanager now leaves ${c.truncatedNow} alerts out`);
+      if (c.truncatedNow !== c.truncatedBefore)
+        parts.push(`Alertmanager now leaves ${c.truncatedNow} alerts out`);
       return { label: 'Changed', text: `${parts.join('; ')}.` };
     }
     case 'reminder':
@@ -77,7 +89,10 @@ function describeEvent(event: EmailEvent, view: MessageView, now: number): { lab
         text: `Alertmanager has not re-sent this group since ${formatTime(event.lastSeenAt)} (${formatElapsed(now - event.lastSeenAt)} ago); reminders stop until it does.`,
       };
     case 'acknowledged':
-      return { label: 'Acknowledged', text: `Acknowledged by ${event.by} at ${formatTime(event.at)}; reminders stop.` };
+      return {
+        label: 'Acknowledged',
+        text: `Acknowledged by ${event.by} at ${formatTime(event.at)}; reminders stop.`,
+      };
   }
 }
 
@@ -87,7 +102,9 @@ export function loadEmailTemplates(dir: string = DEFAULT_TEMPLATES_DIR): EmailTe
     try {
       return readFileSync(path, 'utf8');
     } catch (error) {
-      throw new Error(`email template ${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      throw new Error(
+        `email template ${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      );
     }
   };
   const hbs = Handlebars.create();

@@ -59,7 +59,10 @@ export function renderSlackRoot(view: MessageView, options: SlackRenderOptions =
   const headline = headlineOf(view);
   const blocks: Record<string, unknown>[] = [
     // Escaped in plain_text too: Slack treats &, <, > as control characters in every text object.
-    { type: 'header', text: { type: 'plain_text', text: truncate(e(`${headline} · ${view.title}`), 150), emoji: true } },
+    {
+      type: 'header',
+      text: { type: 'plain_text', text: truncate(e(`${headline} · ${view.title}`), 150), emoji: true },
+    },
   ];
   const facts = [
     view.summary ? `*${e(view.summary)}*` : undefined,
@@ -82,18 +85,29 @@ export function renderSlackRoot(view: MessageView, options: SlackRenderOptions =
     return `${mark} ${labels || '(no distinguishing labels)'}${value} · ${e(a.since)}${summary}`;
   });
   if (view.overflow > 0) alertLines.push(`…and ${view.overflow} more`);
-  if (view.truncatedAlerts > 0) alertLines.push(`:warning: Alertmanager left ${view.truncatedAlerts} more alert${view.truncatedAlerts > 1 ? 's' : ''} out of this notification (max_alerts).`);
+  if (view.truncatedAlerts > 0)
+    alertLines.push(
+      `:warning: Alertmanager left ${view.truncatedAlerts} more alert${view.truncatedAlerts > 1 ? 's' : ''} out of this notification (max_alerts).`,
+    );
   blocks.push(...sections(alertLines));
   const status = [view.acknowledged, view.silenced].filter((x): x is string => Boolean(x)).map(e);
   if (status.length) blocks.push(section(status.join('\n')));
-  if (view.links.length) blocks.push(contextBlock(view.links.map((l) => `<${l.url}|${e(l.label)}>`).join(' · ')));
+  if (view.links.length)
+    blocks.push(contextBlock(view.links.map((l) => `<${l.url}|${e(l.label)}>`).join(' · ')));
   if (view.status === 'firing' && options.actions) blocks.push(...options.actions);
   blocks.push(contextBlock(`incident \`${view.incidentId}\``));
-  const limited = blocks.length > MAX_BLOCKS ? [...blocks.slice(0, MAX_BLOCKS - 1), section('…message shortened')] : blocks;
+  const limited =
+    blocks.length > MAX_BLOCKS ? [...blocks.slice(0, MAX_BLOCKS - 1), section('…message shortened')] : blocks;
   const fallback = `${headline} ${view.title}${view.summary ? `: ${view.summary}` : ''}`;
   return {
     text: e(fallback),
-    attachments: [{ color: view.status === 'resolved' ? RESOLVED_COLOUR : (COLOURS[view.severity] ?? '#888888'), blocks: limited, fallback: e(fallback) }],
+    attachments: [
+      {
+        color: view.status === 'resolved' ? RESOLVED_COLOUR : (COLOURS[view.severity] ?? '#888888'),
+        blocks: limited,
+        fallback: e(fallback),
+      },
+    ],
   };
 }
 
@@ -102,24 +116,36 @@ export function renderSlackPlain(view: MessageView): string {
   const e = escapeMrkdwn;
   const lines = [`${headlineOf(view)} ${e(view.title)}`];
   if (view.summary) lines.push(e(view.summary));
-  for (const a of view.alerts) lines.push(`• ${a.status} ${a.labels.map(([k, v]) => `${e(k)}=${e(v)}`).join(' ')} ${e(a.since)}`);
+  for (const a of view.alerts)
+    lines.push(`• ${a.status} ${a.labels.map(([k, v]) => `${e(k)}=${e(v)}`).join(' ')} ${e(a.since)}`);
   if (view.truncatedAlerts) lines.push(`Alertmanager left ${view.truncatedAlerts} more alerts out.`);
   for (const l of view.links) lines.push(`${e(l.label)}: ${l.url}`);
   return truncate(lines.join('\n'), 3900);
 }
 
 function alertNames(alerts: ChangeSummary['joined']): string {
-  const names = alerts.slice(0, 5).map((a) => a.labels.vehicle_id ?? a.labels.instance ?? a.labels.alertname ?? a.fingerprint);
-  return names.map((n) => `\`${escapeMrkdwn(n)}\``).join(', ') + (alerts.length > 5 ? ` and ${alerts.length - 5} more` : '');
+  const names = alerts
+    .slice(0, 5)
+    .map((a) => a.labels.vehicle_id ?? a.labels.instance ?? a.labels.alertname ?? a.fingerprint);
+  return (
+    names.map((n) => `\`${escapeMrkdwn(n)}\``).join(', ') +
+    (alerts.length > 5 ? ` and ${alerts.length - 5} more` : '')
+  );
 }
 
 export function renderChangeReply(change: ChangeSummary, view: MessageView): string {
-  if (change.incidentResolved) return `:white_check_mark: Resolved after ${view.duration}.${view.acknowledged ? ` ${escapeMrkdwn(view.acknowledged)}.` : ''}`;
+  if (change.incidentResolved)
+    return `:white_check_mark: Resolved after ${view.duration}.${view.acknowledged ? ` ${escapeMrkdwn(view.acknowledged)}.` : ''}`;
   const parts: string[] = [];
-  if (change.joined.length) parts.push(`:heavy_plus_sign: ${change.joined.length} firing: ${alertNames(change.joined)}`);
-  if (change.resolved.length) parts.push(`:white_check_mark: ${change.resolved.length} resolved: ${alertNames(change.resolved)}`);
-  if (change.truncatedNow !== change.truncatedBefore) parts.push(`Alertmanager now leaves ${change.truncatedNow} alerts out (max_alerts).`);
-  parts.push(`Now ${view.counts.firing} firing${view.counts.resolved ? `, ${view.counts.resolved} resolved` : ''}.`);
+  if (change.joined.length)
+    parts.push(`:heavy_plus_sign: ${change.joined.length} firing: ${alertNames(change.joined)}`);
+  if (change.resolved.length)
+    parts.push(`:white_check_mark: ${change.resolved.length} resolved: ${alertNames(change.resolved)}`);
+  if (change.truncatedNow !== change.truncatedBefore)
+    parts.push(`Alertmanager now leaves ${change.truncatedNow} alerts out (max_alerts).`);
+  parts.push(
+    `Now ${view.counts.firing} firing${view.counts.resolved ? `, ${view.counts.resolved} resolved` : ''}.`,
+  );
   return parts.join('\n');
 }
 

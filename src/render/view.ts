@@ -67,7 +67,9 @@ export function buildView(
 ): MessageView {
   const { now, flags = {}, context } = options;
   // Firing alerts first: they are what someone must act on.
-  const ordered = [...snapshot.alerts].sort((a, b) => (a.status === b.status ? 0 : a.status === 'firing' ? -1 : 1));
+  const ordered = [...snapshot.alerts].sort((a, b) =>
+    a.status === b.status ? 0 : a.status === 'firing' ? -1 : 1,
+  );
   const shown = ordered.slice(0, MAX_ALERT_LINES);
   const end = snapshot.status === 'resolved' ? (snapshot.resolvedAt ?? now) : now;
   // The incident began when its first alert did, which may be long before the relay heard of it.
@@ -84,7 +86,10 @@ export function buildView(
   add('Source', snapshot.alerts[0]?.generatorURL);
   if (snapshot.status === 'firing') add('Silence in Alertmanager', context?.silenceUrl);
   for (const silence of (flags.silences ?? []).filter((x) => x.until > now)) {
-    add('Active silence', `${silence.alertmanager.replace(/\/+$/, '')}/#/silences/${encodeURIComponent(silence.id)}`);
+    add(
+      'Active silence',
+      `${silence.alertmanager.replace(/\/+$/, '')}/#/silences/${encodeURIComponent(silence.id)}`,
+    );
   }
   return {
     incidentId: snapshot.incidentId,
@@ -97,7 +102,10 @@ export function buildView(
     alerts: shown.map((a) => ({
       status: a.status,
       labels: distinguishingLabels(a, snapshot),
-      since: a.status === 'firing' ? sinceText(a, now) : `resolved${a.endsAt.startsWith('0001') ? '' : ` at ${formatTime(Date.parse(a.endsAt))}`}`,
+      since:
+        a.status === 'firing'
+          ? sinceText(a, now)
+          : `resolved${a.endsAt.startsWith('0001') ? '' : ` at ${formatTime(Date.parse(a.endsAt))}`}`,
       summary: snapshot.alerts.length > 1 ? a.annotations.summary : undefined,
       value: a.annotations.value,
     })),

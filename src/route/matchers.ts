@@ -15,9 +15,10 @@ const MATCHER = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\
 
 export function parseMatcher(text: string): Matcher {
   const found = MATCHER.exec(text);
-  if (!found) throw new Error(`bad matcher ${JSON.stringify(text)}: expected name="value" with =, !=, =~ or !~`);
+  if (!found)
+    throw new Error(`bad matcher ${JSON.stringify(text)}: expected name="value" with =, !=, =~ or !~`);
   const [, name, op, quoted, bare] = found;
-  const value = quoted !== undefined ? JSON.parse(`"${quoted}"`) as string : (bare ?? '');
+  const value = quoted !== undefined ? (JSON.parse(`"${quoted}"`) as string) : (bare ?? '');
   if (op === '=~' || op === '!~') {
     try {
       new RegExp(`^(?:${value})$`);

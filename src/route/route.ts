@@ -3,8 +3,8 @@
  * when it is not common; first match wins unless `continue: true`; no match → the fallback route.
  */
 import { ONCALL, type Policy, type RouteConfig } from '../config/config.js';
-import { type DeliveryTarget, deliveryIdOf } from '../model.js';
 import { formatDuration } from '../config/duration.js';
+import { type DeliveryTarget, deliveryIdOf } from '../model.js';
 import { matchesAll } from './matchers.js';
 
 export interface RoutingResult {
@@ -47,7 +47,10 @@ function cachedDeliveryId(kind: DeliveryTarget['kind'], target: string): string 
 }
 
 /** The destinations of the selected routes; a destination reached by two routes keeps the shorter repeat. */
-export function deliveriesFor(routes: readonly RouteConfig[], oncallEmail: string | undefined): DeliveryTarget[] {
+export function deliveriesFor(
+  routes: readonly RouteConfig[],
+  oncallEmail: string | undefined,
+): DeliveryTarget[] {
   const byId = new Map<string, DeliveryTarget>();
   const add = (kind: DeliveryTarget['kind'], target: string, route: RouteConfig) => {
     const id = cachedDeliveryId(kind, target);
@@ -58,7 +61,14 @@ export function deliveriesFor(routes: readonly RouteConfig[], oncallEmail: strin
       if (shorter) existing.repeatSeconds = repeat;
       return;
     }
-    byId.set(id, { id, kind, target, route: route.name, repeatSeconds: repeat, broadcastReminders: route.broadcast_reminders });
+    byId.set(id, {
+      id,
+      kind,
+      target,
+      route: route.name,
+      repeatSeconds: repeat,
+      broadcastReminders: route.broadcast_reminders,
+    });
   };
   for (const route of routes) {
     for (const channel of route.slack) add('slack', channel, route);
@@ -72,9 +82,13 @@ export function deliveriesFor(routes: readonly RouteConfig[], oncallEmail: strin
 
 /** A printable routing table for `npm run check-config`. */
 export function describeRoutingTable(policy: Policy, oncallEmail: string | undefined): string {
-  const lines = ['#  route      matchers                               slack                    email                    repeat'];
+  const lines = [
+    '#  route      matchers                               slack                    email                    repeat',
+  ];
   policy.routes.forEach((route, i) => {
-    const email = route.email.map((a) => (a === ONCALL ? `oncall(${oncallEmail ?? 'RELAY_ONCALL_EMAIL unset'})` : a));
+    const email = route.email.map((a) =>
+      a === ONCALL ? `oncall(${oncallEmail ?? 'RELAY_ONCALL_EMAIL unset'})` : a,
+    );
     const repeat = formatDuration(route.repeat);
     lines.push(
       [

@@ -23,7 +23,11 @@ export interface StoredGroup {
 export interface AlertStore {
   loadGroup(groupId: string): Promise<StoredGroup>;
   /** Returns the new revision, or undefined when another writer changed the group since `expectedRev`. */
-  commitGroup(snapshot: IncidentSnapshot, expectedRev: string, markPending: boolean): Promise<string | undefined>;
+  commitGroup(
+    snapshot: IncidentSnapshot,
+    expectedRev: string,
+    markPending: boolean,
+  ): Promise<string | undefined>;
   finishCommit(snapshot: IncidentSnapshot, rev: string): Promise<void>;
   loadIncident(groupId: string, incidentId: string): Promise<IncidentSnapshot | undefined>;
   findGroupOfIncident(incidentId: string): Promise<string | undefined>;
@@ -98,7 +102,10 @@ export class RedisAlertStore implements AlertStore {
   }
 
   async loadGroup(groupId: string): Promise<StoredGroup> {
-    const [rev, pending, snapshot] = await this.redis.relayReadGroup(this.groupKey(groupId), this.incidentPrefix(groupId));
+    const [rev, pending, snapshot] = await this.redis.relayReadGroup(
+      this.groupKey(groupId),
+      this.incidentPrefix(groupId),
+    );
     return {
       rev: rev ?? '',
       pending: pending ?? undefined,
@@ -106,7 +113,11 @@ export class RedisAlertStore implements AlertStore {
     };
   }
 
-  async commitGroup(snapshot: IncidentSnapshot, expectedRev: string, markPending: boolean): Promise<string | undefined> {
+  async commitGroup(
+    snapshot: IncidentSnapshot,
+    expectedRev: string,
+    markPending: boolean,
+  ): Promise<string | undefined> {
     const ttl = snapshot.status === 'resolved' ? this.options.retentionSeconds : FIRING_TTL_SECONDS;
     // ARGV order is fixed by COMMIT_GROUP: expectedRev, snapshot, incidentId, markPending, ttl.
     const result = await this.redis.relayCommitGroup(
@@ -129,7 +140,12 @@ export class RedisAlertStore implements AlertStore {
     const ttl = snapshot.status === 'resolved' ? this.options.retentionSeconds : FIRING_TTL_SECONDS;
     await Promise.all([
       this.redis.relayClearPending(this.groupKey(snapshot.groupId), rev),
-      this.redis.set(`${this.options.prefix}:incident-group:${snapshot.incidentId}`, snapshot.groupId, 'EX', Math.ceil(ttl)),
+      this.redis.set(
+        `${this.options.prefix}:incident-group:${snapshot.incidentId}`,
+        snapshot.groupId,
+        'EX',
+        Math.ceil(ttl),
+      ),
     ]);
   }
 

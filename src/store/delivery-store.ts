@@ -125,7 +125,12 @@ export class DeliveryStore {
 
   /** Logs outlive their incident's snapshot a little, so a late job still finds what was sent. */
   async saveLog(gid: string, iid: string, did: string, log: DeliveryLog): Promise<void> {
-    await this.redis.set(this.logKey(gid, iid, did), JSON.stringify(log), 'EX', this.retentionSeconds + 30 * 86400);
+    await this.redis.set(
+      this.logKey(gid, iid, did),
+      JSON.stringify(log),
+      'EX',
+      this.retentionSeconds + 30 * 86400,
+    );
   }
 
   async loadFlags(gid: string, iid: string): Promise<IncidentFlags> {
@@ -134,7 +139,11 @@ export class DeliveryStore {
   }
 
   /** Read-modify-write under WATCH, since Slack clicks and workers may change flags at the same time. */
-  async updateFlags(gid: string, iid: string, change: (flags: IncidentFlags) => IncidentFlags): Promise<IncidentFlags> {
+  async updateFlags(
+    gid: string,
+    iid: string,
+    change: (flags: IncidentFlags) => IncidentFlags,
+  ): Promise<IncidentFlags> {
     const key = this.flagsKey(gid, iid);
     for (let attempt = 0; attempt < 10; attempt++) {
       // WATCH needs a connection of its own; it may queue commands until connected (rarely used path).
@@ -143,7 +152,10 @@ export class DeliveryStore {
         await client.watch(key);
         const text = await client.get(key);
         const next = change(text ? (JSON.parse(text) as IncidentFlags) : {});
-        const result = await client.multi().set(key, JSON.stringify(next), 'EX', this.retentionSeconds + 30 * 86400).exec();
+        const result = await client
+          .multi()
+          .set(key, JSON.stringify(next), 'EX', this.retentionSeconds + 30 * 86400)
+          .exec();
         if (result) return next;
       } finally {
         client.disconnect();

@@ -9,7 +9,14 @@ import { type RunningRelay, startRelay } from '../../src/relay.js';
 import { testConfig } from '../support/config.js';
 import { DEFAULT_SLACK_TOKEN, type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';
-import { type AlertmanagerPair, alertmanager, freePort, PrometheusLikeSender, relayAlertmanagerConfig, startAlertmanagerPair } from './support.js';
+import {
+  type AlertmanagerPair,
+  alertmanager,
+  freePort,
+  PrometheusLikeSender,
+  relayAlertmanagerConfig,
+  startAlertmanagerPair,
+} from './support.js';
 
 const prefix = uniquePrefix('silence');
 const SIGNING = 'slack-signing-secret-for-silence';
@@ -56,11 +63,23 @@ delivery:
       binary,
       webPorts,
       clustered: false,
-      config: relayAlertmanagerConfig({ relayUrl: relay.url, token: TOKEN, groupBy: ['alertname', 'vehicle_id'], groupWait: '1s', groupInterval: '1s', repeatInterval: '2s' }),
+      config: relayAlertmanagerConfig({
+        relayUrl: relay.url,
+        token: TOKEN,
+        groupBy: ['alertname', 'vehicle_id'],
+        groupWait: '1s',
+        groupInterval: '1s',
+        repeatInterval: '2s',
+      }),
     });
     sender = new PrometheusLikeSender(pair.urls, [
       {
-        labels: { alertname: 'ReeferUnitFault', severity: 'critical', vehicle_id: 'TRK-0077', zone: 'cargo-1' },
+        labels: {
+          alertname: 'ReeferUnitFault',
+          severity: 'critical',
+          vehicle_id: 'TRK-0077',
+          zone: 'cargo-1',
+        },
         annotations: { summary: 'Reefer unit fault on TRK-0077' },
         startsAt: new Date(),
         generatorURL: 'http://prometheus:9090/graph',
@@ -95,14 +114,20 @@ delivery:
     const ts = Math.floor(Date.now() / 1000);
     const res = await fetch(`${relay.url}/slack/interactions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': signSlackRequest(SIGNING, ts, body) },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-slack-request-timestamp': String(ts),
+        'x-slack-signature': signSlackRequest(SIGNING, ts, body),
+      },
       body,
     });
     expect(res.status).toBe(200);
     const silencedAt = Date.now();
 
     await fake.waitFor(() => fake.calls.some((c) => c.method === '/response/silence'), 15_000);
-    expect(String(fake.calls.find((c) => c.method === '/response/silence')!.body.text)).toContain('on 2 Alertmanager(s)');
+    expect(String(fake.calls.find((c) => c.method === '/response/silence')!.body.text)).toContain(
+      'on 2 Alertmanager(s)',
+    );
     for (const url of pair.urls) {
       const silences = (await (await fetch(`${url}/api/v2/silences`)).json()) as {
         matchers: { name: string; value: string; isRegex: boolean; isEqual?: boolean }[];
@@ -119,7 +144,10 @@ delivery:
     }
 
     // The message shows the silence; reminders pause while it lasts.
-    await fake.waitFor(() => JSON.stringify(fake.messages.get(root.ts)?.attachments).includes('Silenced by @maria'), 10_000);
+    await fake.waitFor(
+      () => JSON.stringify(fake.messages.get(root.ts)?.attachments).includes('Silenced by @maria'),
+      10_000,
+    );
     const reminders = () => fake.replies(root.ts).filter((r) => (r.text ?? '').includes('Reminder')).length;
     const whenShown = reminders();
     const pausedUntil = silencedAt + SILENCE_SECONDS * 1000;

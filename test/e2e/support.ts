@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
-import { freePort } from '../support/redis-server.js';
 import { alertmanagerBinary } from '../deploy/support.js';
+import { freePort } from '../support/redis-server.js';
 
 /** What a missing binary fails with (unless SKIP_E2E=1, which skips instead). */
 export const ALERTMANAGER_MISSING = 'alertmanager not found: apt-get install prometheus-alertmanager';

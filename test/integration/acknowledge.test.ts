@@ -63,7 +63,11 @@ afterAll(async () => {
 const auth = { authorization: `Bearer ${TOKEN}` };
 
 async function fire(tag: string): Promise<{ incidentId: string; groupId: string }> {
-  const res = await postJson(`${relay.url}/webhook/alertmanager`, inGroup(fixture('firing-reefer-excursion'), tag), auth);
+  const res = await postJson(
+    `${relay.url}/webhook/alertmanager`,
+    inGroup(fixture('firing-reefer-excursion'), tag),
+    auth,
+  );
   expect(res.status).toBe(200);
   const { incidentId } = res.json() as { incidentId: string };
   const detail = await fetch(`${relay.url}/api/incidents/${incidentId}`, { headers: auth });
@@ -72,7 +76,9 @@ async function fire(tag: string): Promise<{ incidentId: string; groupId: string 
 }
 
 function rootOf(incidentId: string) {
-  return fake.topLevelMessages('#alerts-critical').find((m) => JSON.stringify(m.attachments).includes(incidentId));
+  return fake
+    .topLevelMessages('#alerts-critical')
+    .find((m) => JSON.stringify(m.attachments).includes(incidentId));
 }
 
 function interaction(actionId: string, value: string, user = 'maria', actionTs = `${Date.now() / 1000}`) {
@@ -116,7 +122,9 @@ describe('Slack interactions', () => {
       const res = await rawRequest(`${relay.url}/slack/interactions`, { headers, body });
       expect(res.status).toBe(401);
     }
-    const detail = (await (await fetch(`${relay.url}/api/incidents/${incidentId}`, { headers: auth })).json()) as { acknowledged: unknown };
+    const detail = (await (
+      await fetch(`${relay.url}/api/incidents/${incidentId}`, { headers: auth })
+    ).json()) as { acknowledged: unknown };
     expect(detail.acknowledged).toBeNull();
   });
 
@@ -133,14 +141,24 @@ describe('Slack interactions', () => {
     const again = await rawRequest(`${relay.url}/slack/interactions`, { headers: signed(body), body });
     expect(again.status).toBe(200);
 
-    await fake.waitFor(() => fake.replies(root.ts).some((r) => (r.text ?? '').includes('Acknowledged by @maria')), 10_000);
-    await fake.waitFor(() => JSON.stringify(fake.messages.get(root.ts)?.attachments).includes('Acknowledged by @maria'), 10_000);
+    await fake.waitFor(
+      () => fake.replies(root.ts).some((r) => (r.text ?? '').includes('Acknowledged by @maria')),
+      10_000,
+    );
+    await fake.waitFor(
+      () => JSON.stringify(fake.messages.get(root.ts)?.attachments).includes('Acknowledged by @maria'),
+      10_000,
+    );
     expect(fake.replies(root.ts).filter((r) => (r.text ?? '').includes('Acknowledged by')).length).toBe(1);
     expect(JSON.stringify(fake.messages.get(root.ts)?.attachments)).not.toContain('"relay_ack"');
 
     const subject = (m: { subject?: string | undefined }) => m.subject ?? '';
-    const mailsFor = () => sink.messages.filter((m) => (m.headers.get('x-relay-incident') as string | undefined) === incidentId);
-    await sink.waitFor(() => mailsFor().some((m) => (m.text ?? '').includes('Acknowledged by @maria')), 10_000);
+    const mailsFor = () =>
+      sink.messages.filter((m) => (m.headers.get('x-relay-incident') as string | undefined) === incidentId);
+    await sink.waitFor(
+      () => mailsFor().some((m) => (m.text ?? '').includes('Acknowledged by @maria')),
+      10_000,
+    );
     const repliesAfter = fake.replies(root.ts).length;
     const mailsAfter = mailsFor().length;
     await new Promise((r) => setTimeout(r, 3000));
@@ -148,12 +166,16 @@ describe('Slack interactions', () => {
     expect(mailsFor().length).toBe(mailsAfter);
     expect(mailsFor().every((m) => subject(m).includes('ReeferTemperatureExcursion'))).toBe(true);
 
-    const detail = (await (await fetch(`${relay.url}/api/incidents/${incidentId}`, { headers: auth })).json()) as {
+    const detail = (await (
+      await fetch(`${relay.url}/api/incidents/${incidentId}`, { headers: auth })
+    ).json()) as {
       acknowledged: { by: string };
       timeline: { event: string }[];
     };
     expect(detail.acknowledged.by).toBe('@maria');
-    expect(detail.timeline.map((e) => e.event)).toEqual(expect.arrayContaining(['fired', 'notified', 'reminder', 'acknowledged']));
+    expect(detail.timeline.map((e) => e.event)).toEqual(
+      expect.arrayContaining(['fired', 'notified', 'reminder', 'acknowledged']),
+    );
   });
 
   it('tells the user, ephemerally, when a silence cannot be created, and changes nothing', async () => {
@@ -167,7 +189,9 @@ describe('Slack interactions', () => {
     const answer = fake.calls.find((c) => c.method === '/response/1795660000.000777')!.body;
     expect(answer).toMatchObject({ response_type: 'ephemeral' });
     expect(String(answer.text)).toContain('ALERTMANAGER_URL is not set');
-    const detail = (await (await fetch(`${relay.url}/api/incidents/${incidentId}`, { headers: auth })).json()) as { silences: unknown[] };
+    const detail = (await (
+      await fetch(`${relay.url}/api/incidents/${incidentId}`, { headers: auth })
+    ).json()) as { silences: unknown[] };
     expect(detail.silences).toEqual([]);
   });
 });
@@ -175,7 +199,8 @@ describe('Slack interactions', () => {
 describe('email acknowledge link', () => {
   it('shows a confirmation page on GET without acknowledging; POST acknowledges', async () => {
     const { incidentId } = await fire('mail-ack');
-    const toOncall = (m: SmtpSink['messages'][number]) => m.headers.get('x-relay-incident') === incidentId && m.to.includes('oncall@coldchain.example');
+    const toOncall = (m: SmtpSink['messages'][number]) =>
+      m.headers.get('x-relay-incident') === incidentId && m.to.includes('oncall@coldchain.example');
     await sink.waitFor(() => sink.messages.some(toOncall), 10_000);
     const mail = sink.messages.find(toOncall)!;
     const link = /http:\/\/relay\.test(\/ack\/[\w.-]+)/.exec(mail.text ?? '')?.[1];
@@ -185,23 +210,34 @@ describe('email acknowledge link', () => {
     const get = await fetch(`${relay.url}${link}`);
     expect(get.status).toBe(200);
     expect(await get.text()).toContain('<form method="post">');
-    const before = (await (await fetch(`${relay.url}/api/incidents/${incidentId}`, { headers: auth })).json()) as { acknowledged: unknown };
+    const before = (await (
+      await fetch(`${relay.url}/api/incidents/${incidentId}`, { headers: auth })
+    ).json()) as { acknowledged: unknown };
     expect(before.acknowledged).toBeNull();
 
     const post = await fetch(`${relay.url}${link}`, { method: 'POST' });
     expect(post.status).toBe(200);
     expect(await post.text()).toContain('Acknowledged by oncall@coldchain.example');
-    const after = (await (await fetch(`${relay.url}/api/incidents/${incidentId}`, { headers: auth })).json()) as { acknowledged: { by: string } };
+    const after = (await (
+      await fetch(`${relay.url}/api/incidents/${incidentId}`, { headers: auth })
+    ).json()) as { acknowledged: { by: string } };
     expect(after.acknowledged.by).toBe('oncall@coldchain.example');
   });
 
   it('refuses forged and expired tokens', async () => {
     const { incidentId } = await fire('mail-forged');
-    const detail = (await (await fetch(`${relay.url}/api/incidents/${incidentId}`, { headers: auth })).json()) as {
+    const detail = (await (
+      await fetch(`${relay.url}/api/incidents/${incidentId}`, { headers: auth })
+    ).json()) as {
       incident: { groupKey: string };
     };
     expect(detail.incident.groupKey).toContain('mail-forged');
-    const claims = { groupId: '0123456789abcdef', incidentId, who: 'x@example.com', exp: Math.floor(Date.now() / 1000) + 3600 };
+    const claims = {
+      groupId: '0123456789abcdef',
+      incidentId,
+      who: 'x@example.com',
+      exp: Math.floor(Date.now() / 1000) + 3600,
+    };
     const forged = signAckToken('not-the-secret-0123456789', claims);
     expect((await fetch(`${relay.url}/ack/${forged}`, { method: 'POST' })).status).toBe(403);
     const expired = signAckToken(ACK_SECRET, { ...claims, exp: Math.floor(Date.now() / 1000) - 1 });
@@ -215,11 +251,16 @@ describe('incident API', () => {
     const { incidentId } = await fire('api');
     expect((await fetch(`${relay.url}/api/incidents/${incidentId}`)).status).toBe(401);
     expect((await fetch(`${relay.url}/api/incidents/ffffffffffffffff`, { headers: auth })).status).toBe(404);
-    const detail = (await (await fetch(`${relay.url}/api/incidents/${incidentId}`, { headers: auth })).json()) as {
+    const detail = (await (
+      await fetch(`${relay.url}/api/incidents/${incidentId}`, { headers: auth })
+    ).json()) as {
       incident: { status: string; title: string };
       deliveries: { kind: string; target: string }[];
     };
-    expect(detail.incident).toMatchObject({ status: 'firing', title: 'ReeferTemperatureExcursion · TRK-0042' });
+    expect(detail.incident).toMatchObject({
+      status: 'firing',
+      title: 'ReeferTemperatureExcursion · TRK-0042',
+    });
     expect(detail.deliveries.map((d) => [d.kind, d.target])).toEqual(
       expect.arrayContaining([
         ['slack', '#alerts-critical'],

@@ -130,7 +130,8 @@ describe('escalation destinations', () => {
     expect(qaFirst.text).toContain('(rule pharma-excursion-half-budget)');
     await fake.waitFor(() => rootsOf(fake, incidentId).length === 1, WAIT);
     await fake.waitFor(
-      () => slackTexts(rootsOf(fake, incidentId)[0]!).join('\n').includes('(rule pharma-excursion-half-budget)'),
+      () =>
+        slackTexts(rootsOf(fake, incidentId)[0]!).join('\n').includes('(rule pharma-excursion-half-budget)'),
       WAIT,
     );
 

@@ -23,7 +23,12 @@ beforeAll(async () => {
   relay = await startRelay(
     testConfig(
       prefix,
-      { SLACK_BOT_TOKEN: DEFAULT_SLACK_TOKEN, SLACK_API_URL: fake.url, SMTP_URL: sink.url, RELAY_ONCALL_EMAIL: 'oncall@coldchain.example' },
+      {
+        SLACK_BOT_TOKEN: DEFAULT_SLACK_TOKEN,
+        SLACK_API_URL: fake.url,
+        SMTP_URL: sink.url,
+        RELAY_ONCALL_EMAIL: 'oncall@coldchain.example',
+      },
       `routes:
   - name: critical
     matchers: ['severity="critical"']
@@ -56,7 +61,12 @@ describe('escalation', () => {
     const crossesIn = 3000;
     const startsAt = new Date(Date.now() - 15 * 60_000 + crossesIn).toISOString().replace(/\.\d+Z$/, 'Z');
     const payload = inGroup(fixture('firing-reefer-excursion'), 'escalate');
-    payload.commonLabels = { ...payload.commonLabels, severity: 'warning', vehicle_id: 'TRK-0042', shipment_id: 'SHP-0042' };
+    payload.commonLabels = {
+      ...payload.commonLabels,
+      severity: 'warning',
+      vehicle_id: 'TRK-0042',
+      shipment_id: 'SHP-0042',
+    };
     payload.alerts = payload.alerts.map((a) => ({
       ...a,
       startsAt,
@@ -78,9 +88,19 @@ describe('escalation', () => {
     expect(critical).toContain('Escalated');
     expect(critical).toContain('pharma-excursion-half-budget');
     // The original message is updated in place to say it escalated, too.
-    await fake.waitFor(() => JSON.stringify(fake.messages.get(warning.ts)?.attachments).includes('pharma-excursion-half-budget'), 10_000);
+    await fake.waitFor(
+      () =>
+        JSON.stringify(fake.messages.get(warning.ts)?.attachments).includes('pharma-excursion-half-budget'),
+      10_000,
+    );
 
-    await sink.waitFor(() => ['oncall@coldchain.example', 'qa@coldchain.example'].every((to) => sink.messages.some((m) => m.to.includes(to))), 10_000);
+    await sink.waitFor(
+      () =>
+        ['oncall@coldchain.example', 'qa@coldchain.example'].every((to) =>
+          sink.messages.some((m) => m.to.includes(to)),
+        ),
+      10_000,
+    );
     const qa = sink.messages.find((m) => m.to.includes('qa@coldchain.example'))!;
     expect(qa.subject).toMatch(/^\[CRITICAL\] ReeferTemperatureExcursion/);
     expect(qa.text).toContain('pharma-excursion-half-budget');

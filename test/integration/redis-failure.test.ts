@@ -21,11 +21,17 @@ describe('Redis down or slow', () => {
     const own = await startOwnRedis();
     const relay = await startRelay(testConfig(prefix, { REDIS_URL: own.url }));
     try {
-      const ok = await postJson(`${relay.url}/webhook/alertmanager`, inGroup(fixture('firing-high-cpu'), 'before'));
+      const ok = await postJson(
+        `${relay.url}/webhook/alertmanager`,
+        inGroup(fixture('firing-high-cpu'), 'before'),
+      );
       expect(ok.status).toBe(200);
       await own.stop();
       const started = Date.now();
-      const res = await postJson(`${relay.url}/webhook/alertmanager`, inGroup(fixture('firing-high-cpu'), 'after'));
+      const res = await postJson(
+        `${relay.url}/webhook/alertmanager`,
+        inGroup(fixture('firing-high-cpu'), 'after'),
+      );
       expect(res.status).toBe(503);
       expect(res.headers['retry-after']).toBe('5');
       expect(res.json()).toMatchObject({ error: { code: 'unavailable' } });
@@ -45,7 +51,10 @@ describe('Redis down or slow', () => {
     try {
       await admin.call('CLIENT', 'PAUSE', '2000', 'ALL');
       const started = Date.now();
-      const res = await postJson(`${relay.url}/webhook/alertmanager`, inGroup(fixture('firing-high-cpu'), 'stall'));
+      const res = await postJson(
+        `${relay.url}/webhook/alertmanager`,
+        inGroup(fixture('firing-high-cpu'), 'stall'),
+      );
       expect(res.status).toBe(503);
       expect(Date.now() - started).toBeLessThan(1800);
     } finally {
@@ -57,7 +66,7 @@ describe('Redis down or slow', () => {
 });
 
 describe('a failure between storing the snapshot and queueing its jobs', () => {
-  it('makes Alertmanager\'s retry count as new and queue the jobs, never as a duplicate', async () => {
+  it("makes Alertmanager's retry count as new and queue the jobs, never as a duplicate", async () => {
     const redis = new Redis(REDIS_URL);
     const config = testConfig(prefix);
     const store = new RedisAlertStore(redis, { prefix, retentionSeconds: 60 });
@@ -73,7 +82,13 @@ describe('a failure between storing the snapshot and queueing its jobs', () => {
       },
       schedule: (job, dueAt) => real.schedule(job, dueAt),
     };
-    const deps = { store, queue: flaky, policy: config.policy, oncallEmail: undefined, metrics: createMetrics({ defaultMetrics: false }) };
+    const deps = {
+      store,
+      queue: flaky,
+      policy: config.policy,
+      oncallEmail: undefined,
+      metrics: createMetrics({ defaultMetrics: false }),
+    };
     const payload = inGroup(fixture('firing-reefer-excursion'), 'crash');
     try {
       await expect(ingestWebhook(payload, deps)).rejects.toThrow('connection lost');

@@ -5,7 +5,7 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DELIVERY_QUEUE, type ReconcileJobData, queuePrefix } from '../../src/enqueue/delivery-queue.js';
+import { DELIVERY_QUEUE, queuePrefix, type ReconcileJobData } from '../../src/enqueue/delivery-queue.js';
 import { groupIdOf } from '../../src/model.js';
 import { type RunningRelay, startRelay } from '../../src/relay.js';
 import { testConfig } from '../support/config.js';
@@ -25,7 +25,11 @@ let redis: Redis;
 beforeAll(async () => {
   // The api role: these tests count the jobs a webhook queues, and a worker in the same process would be
   // taking them (and scheduling reminders) while they count.
-  const config = testConfig(prefix, { RELAY_WEBHOOK_TOKEN: TOKEN, RELAY_MAX_BODY_BYTES: String(LIMIT), RELAY_ROLE: 'api' });
+  const config = testConfig(prefix, {
+    RELAY_WEBHOOK_TOKEN: TOKEN,
+    RELAY_MAX_BODY_BYTES: String(LIMIT),
+    RELAY_ROLE: 'api',
+  });
   relay = await startRelay(config);
   other = await startRelay(config);
   redis = new Redis(REDIS_URL);
@@ -58,7 +62,11 @@ describe('authentication', () => {
 
   it('refuses a missing or wrong token with 401 and no detail, storing nothing', async () => {
     const body = inGroup(fixture('firing-high-cpu'), 'auth-wrong');
-    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer nope' }, { authorization: `Basic ${Buffer.from('x:nope').toString('base64')}` }]) {
+    for (const headers of [
+      {} as Record<string, string>,
+      { authorization: 'Bearer nope' },
+      { authorization: `Basic ${Buffer.from('x:nope').toString('base64')}` },
+    ]) {
       const res = await postJson(webhook(), body, headers);
       expect(res.status).toBe(401);
       expect(res.json()).toEqual({ error: { code: 'unauthorized', message: 'unauthorized' } });
@@ -97,7 +105,10 @@ describe('limits and malformed requests', () => {
   });
 
   it('answers 415 to a content type other than JSON', async () => {
-    const res = await rawRequest(webhook(), { headers: { ...AUTH, 'content-type': 'text/plain' }, body: fixtureText('firing-high-cpu') });
+    const res = await rawRequest(webhook(), {
+      headers: { ...AUTH, 'content-type': 'text/plain' },
+      body: fixtureText('firing-high-cpu'),
+    });
     expect(res.status).toBe(415);
     expect(res.json()).toMatchObject({ error: { code: 'unsupported_media_type' } });
   });
@@ -109,7 +120,11 @@ describe('limits and malformed requests', () => {
   });
 
   it('answers 422 naming the bad fields, and stores nothing', async () => {
-    const body = { ...inGroup(fixture('firing-high-cpu'), 'schema'), status: 'burning', alerts: [{ status: 'firing' }] };
+    const body = {
+      ...inGroup(fixture('firing-high-cpu'), 'schema'),
+      status: 'burning',
+      alerts: [{ status: 'firing' }],
+    };
     const res = await postJson(webhook(), body, AUTH);
     expect(res.status).toBe(422);
     const error = (res.json() as { error: { code: string; issues: { path: string }[] } }).error;
@@ -145,13 +160,17 @@ describe('deduplication and durability', () => {
     expect(await jobsOf(incidentId)).toHaveLength(2);
   });
 
-  it('collapses the partitioned pair: replica b\'s copies are duplicates of replica a\'s', async () => {
+  it("collapses the partitioned pair: replica b's copies are duplicates of replica a's", async () => {
     const tag = 'pair';
     const sequence = ['group-first', 'group-truncated', 'group-partial-resolve'] as const;
     const outcomes: string[] = [];
     for (const step of sequence) {
       for (const replica of ['a', 'b'] as const) {
-        const res = await postJson(webhook(replica === 'a' ? relay : other), inGroup(fixture(`${step}-replica-${replica}`), tag), AUTH);
+        const res = await postJson(
+          webhook(replica === 'a' ? relay : other),
+          inGroup(fixture(`${step}-replica-${replica}`), tag),
+          AUTH,
+        );
         outcomes.push((res.json() as { status: string }).status);
       }
     }
@@ -162,7 +181,10 @@ describe('deduplication and durability', () => {
     for (let round = 0; round < 10; round++) {
       const a = inGroup(fixture('group-first-replica-a'), `race-${round}`);
       const b = inGroup(fixture('group-first-replica-b'), `race-${round}`);
-      const [ra, rb] = await Promise.all([postJson(webhook(relay), a, AUTH), postJson(webhook(other), b, AUTH)]);
+      const [ra, rb] = await Promise.all([
+        postJson(webhook(relay), a, AUTH),
+        postJson(webhook(other), b, AUTH),
+      ]);
       const statuses = [ra, rb].map((r) => (r.json() as { status: string }).status);
       expect(ra.status).toBe(200);
       expect(rb.status).toBe(200);
@@ -172,7 +194,9 @@ describe('deduplication and durability', () => {
       const incidentId = (ra.json() as { incidentId: string }).incidentId;
       expect((rb.json() as { incidentId: string }).incidentId).toBe(incidentId);
       const jobs = await jobsOf(incidentId);
-      expect(jobs.map((j) => j.deliveryId).sort()).toEqual([...new Set(jobs.map((j) => j.deliveryId))].sort());
+      expect(jobs.map((j) => j.deliveryId).sort()).toEqual(
+        [...new Set(jobs.map((j) => j.deliveryId))].sort(),
+      );
       expect(jobs).toHaveLength(2); // Slack + the on-call list, once each
     }
   });
@@ -182,15 +206,21 @@ describe('deduplication and durability', () => {
     const alerts = Array.from({ length: 600 }, (_, i) => ({ ...base.alerts[0]!, fingerprint: `fp${i}` }));
     const res = await postJson(webhook(), { ...base, alerts }, AUTH);
     expect(res.status).toBe(200);
-    const snapshot = await relay.store.loadIncident(groupIdOf(base.receiver, base.groupKey), (res.json() as { incidentId: string }).incidentId);
+    const snapshot = await relay.store.loadIncident(
+      groupIdOf(base.receiver, base.groupKey),
+      (res.json() as { incidentId: string }).incidentId,
+    );
     expect(snapshot?.alerts).toHaveLength(500);
     expect(snapshot?.truncatedAlerts).toBe(100);
   });
 });
 
 describe('request ids and counters', () => {
-  it('answers every response with X-Request-Id, echoing the caller\'s', async () => {
-    const ok = await postJson(webhook(), inGroup(fixture('firing-high-cpu'), 'request-id'), { ...AUTH, 'x-request-id': 'am-42' });
+  it("answers every response with X-Request-Id, echoing the caller's", async () => {
+    const ok = await postJson(webhook(), inGroup(fixture('firing-high-cpu'), 'request-id'), {
+      ...AUTH,
+      'x-request-id': 'am-42',
+    });
     expect(ok.status).toBe(200);
     expect(ok.headers['x-request-id']).toBe('am-42');
     const refused = await postJson(webhook(), inGroup(fixture('firing-high-cpu'), 'request-id'), {});
@@ -205,8 +235,16 @@ describe('request ids and counters', () => {
     const counted = async () => {
       const text = await (await fetch(`${relay.url}/metrics`)).text();
       const value = (status: string, severity: string) =>
-        Number(new RegExp(`relay_alerts_received_total\\{status="${status}",severity="${severity}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
-      return { firingCritical: value('firing', 'critical'), firingWarning: value('firing', 'warning'), resolvedCritical: value('resolved', 'critical') };
+        Number(
+          new RegExp(
+            `relay_alerts_received_total\\{status="${status}",severity="${severity}"\\} (\\d+)`,
+          ).exec(text)?.[1] ?? 0,
+        );
+      return {
+        firingCritical: value('firing', 'critical'),
+        firingWarning: value('firing', 'warning'),
+        resolvedCritical: value('resolved', 'critical'),
+      };
     };
     const before = await counted();
     const base = inGroup(fixture('firing-high-cpu'), 'counted');

@@ -327,7 +327,14 @@ class FakeSlackServer implements FakeSlack {
       } catch {
         // recorded as {} below
       }
-      this.calls.push({ method: url.pathname, body, token, at, response: { status: 200, body: { ok: true } }, fault: undefined });
+      this.calls.push({
+        method: url.pathname,
+        body,
+        token,
+        at,
+        response: { status: 200, body: { ok: true } },
+        fault: undefined,
+      });
       send(res, { status: 200, body: { ok: true } });
       return;
     }

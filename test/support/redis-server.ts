@@ -24,9 +24,13 @@ export async function startOwnRedis(): Promise<OwnRedis> {
   const port = await freePort();
   let child: ChildProcess;
   try {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      {
+        stdio: 'ignore',
+      },
+    );
   } catch (error) {
     throw new Error(`cannot start redis-server (apt-get install redis-server): ${(error as Error).message}`);
   }
@@ -40,7 +44,8 @@ export async function startOwnRedis(): Promise<OwnRedis> {
       await probe.ping();
       break;
     } catch (error) {
-      if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start: ${(error as Error).message}`);
+      if (Date.now() > deadline)
+        throw new Error(`redis-server on ${port} did not start: ${(error as Error).message}`);
       await new Promise((r) => setTimeout(r, 50));
     } finally {
       probe.disconnect();

@@ -9,8 +9,8 @@ export function uniquePrefix(name: string): string {
 }
 
 /** Deletes every key of a prefix: relay keys (`prefix:…`) and the queue's hash-tagged keys (`{prefix}:…`). */
-export async function deletePrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
+export async function deletePrefix(prefix: string, url = REDIS_URL): Promise<void> {
+  const redis = new Redis(url);
   try {
     for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
       let cursor = '0';

@@ -20,7 +20,9 @@ describe('loadConfig', () => {
   });
 
   it('names the file, the path of the bad key and the reason', () => {
-    const file = policyFile(`routes:\n  - name: critical\n    matchers: ['severity=="x"']\n    repeat: 5 minutes\n    colour: red\n`);
+    const file = policyFile(
+      `routes:\n  - name: critical\n    matchers: ['severity=="x"']\n    repeat: 5 minutes\n    colour: red\n`,
+    );
     let message = '';
     try {
       loadConfig({ RELAY_CONFIG: file });
@@ -40,8 +42,12 @@ describe('loadConfig', () => {
   });
 
   it('refuses SMTP without an on-call address, and no token on a non-loopback HOST', () => {
-    expect(() => loadConfig({ SMTP_URL: 'smtp://mail:25' })).toThrow(/RELAY_ONCALL_EMAIL: required when SMTP_URL/);
-    expect(() => loadConfig({ HOST: '0.0.0.0', RELAY_OUTBOX_DIR: '/tmp/o' })).toThrow(/RELAY_WEBHOOK_TOKEN: required/);
+    expect(() => loadConfig({ SMTP_URL: 'smtp://mail:25' })).toThrow(
+      /RELAY_ONCALL_EMAIL: required when SMTP_URL/,
+    );
+    expect(() => loadConfig({ HOST: '0.0.0.0', RELAY_OUTBOX_DIR: '/tmp/o' })).toThrow(
+      /RELAY_WEBHOOK_TOKEN: required/,
+    );
   });
 
   it('refuses preview mode on a non-loopback HOST unless RELAY_OUTBOX_DIR is set explicitly', () => {

@@ -6,7 +6,11 @@ import { fixture } from '../support/fixtures.js';
 
 const T0 = 1_800_000_000_000;
 
-function replay(payloads: WebhookPayload[]): { snapshot: IncidentSnapshot; changed: boolean[]; incidents: string[] } {
+function replay(payloads: WebhookPayload[]): {
+  snapshot: IncidentSnapshot;
+  changed: boolean[];
+  incidents: string[];
+} {
   let snapshot: IncidentSnapshot | undefined;
   const changed: boolean[] = [];
   const incidents: string[] = [];
@@ -21,7 +25,10 @@ function replay(payloads: WebhookPayload[]): { snapshot: IncidentSnapshot; chang
 
 describe('mergeWebhook', () => {
   it('treats the repeat notification (byte-identical to the first) as a duplicate', () => {
-    const { changed, snapshot } = replay([fixture('firing-reefer-excursion'), fixture('repeat-reefer-excursion')]);
+    const { changed, snapshot } = replay([
+      fixture('firing-reefer-excursion'),
+      fixture('repeat-reefer-excursion'),
+    ]);
     expect(changed).toEqual([true, false]);
     expect(snapshot.status).toBe('firing');
     expect(snapshot.lastSeenAt).toBe(T0 + 1000);
@@ -38,7 +45,7 @@ describe('mergeWebhook', () => {
     expect(snapshot.externalURL).toBe(a.externalURL);
   });
 
-  it('resolves an incident, and a lagging replica\'s older firing copy cannot re-open it', () => {
+  it("resolves an incident, and a lagging replica's older firing copy cannot re-open it", () => {
     const firing = fixture('firing-postgresql-down');
     const resolved = fixture('resolved-postgresql-down');
     const { changed, snapshot, incidents } = replay([firing, resolved, firing]);

@@ -5,15 +5,19 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FileContextProvider } from '../../src/context/index.js';
-import { createContextStage } from '../../src/deliver/context-stage.js';
 import { mergeWebhook } from '../../src/dedupe/merge.js';
+import { createContextStage } from '../../src/deliver/context-stage.js';
 import { loadEmailTemplates, subjectFor } from '../../src/render/email.js';
 import { renderSlackRoot } from '../../src/render/slack.js';
 import { buildView } from '../../src/render/view.js';
 import type { FixtureName } from '../support/fixtures.js';
 import { fixture } from '../support/fixtures.js';
 
-const stage = createContextStage({ provider: FileContextProvider.fromFile(), deadlineMs: 1000, onUnavailable: () => undefined });
+const stage = createContextStage({
+  provider: FileContextProvider.fromFile(),
+  deadlineMs: 1000,
+  onUnavailable: () => undefined,
+});
 const templates = loadEmailTemplates();
 
 /** Slack blocks as readable text: one line per block. */
@@ -34,7 +38,10 @@ async function render(name: FixtureName, minutesAfterStart: number) {
   const context = await stage.describe(snapshot, now);
   const view = buildView(snapshot, { now, context: context.view, severity: context.severity });
   const subject = subjectFor(view);
-  return { slack: slackText(renderSlackRoot(view)), email: `Subject: ${subject}\n\n${templates.render(view, { kind: 'firing' }, { subject, now }).text}` };
+  return {
+    slack: slackText(renderSlackRoot(view)),
+    email: `Subject: ${subject}\n\n${templates.render(view, { kind: 'firing' }, { subject, now }).text}`,
+  };
 }
 
 describe('rendered messages', () => {

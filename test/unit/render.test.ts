@@ -11,7 +11,11 @@ const NOW = Date.parse('2026-11-26T03:30:00Z');
 function hostile(): IncidentSnapshot {
   const payload = fixture('firing-reefer-excursion');
   const alert = payload.alerts[0]!;
-  alert.labels = { ...alert.labels, vehicle_id: '<!channel> TRK\r\nBcc: evil@example.com', driver: '<http://evil.example|click me>' };
+  alert.labels = {
+    ...alert.labels,
+    vehicle_id: '<!channel> TRK\r\nBcc: evil@example.com',
+    driver: '<http://evil.example|click me>',
+  };
   alert.annotations = { ...alert.annotations, summary: '<script>alert(1)</script> & <b>bold</b>' };
   payload.commonLabels = { ...payload.commonLabels, vehicle_id: alert.labels.vehicle_id! };
   payload.commonAnnotations = { summary: alert.annotations.summary! };
@@ -31,7 +35,11 @@ describe('Slack rendering', () => {
   it('uses a coloured attachment with a header, stays within Slack limits, and says how many alerts were left out', () => {
     const payload = fixture('group-truncated-replica-a');
     const base = payload.alerts[0]!;
-    payload.alerts = Array.from({ length: 40 }, (_, i) => ({ ...base, fingerprint: `fp${i}`, labels: { ...base.labels, vehicle_id: `TRK-${i}`.padEnd(200, 'x') } }));
+    payload.alerts = Array.from({ length: 40 }, (_, i) => ({
+      ...base,
+      fingerprint: `fp${i}`,
+      labels: { ...base.labels, vehicle_id: `TRK-${i}`.padEnd(200, 'x') },
+    }));
     const view = buildView(mergeWebhook(undefined, payload, NOW).snapshot, { now: NOW });
     const rendered = renderSlackRoot(view);
     const blocks = rendered.attachments[0]!.blocks;
@@ -48,7 +56,11 @@ describe('Slack rendering', () => {
   });
 
   it('shows a resolved incident in green with how long it lasted', () => {
-    const s = mergeWebhook(mergeWebhook(undefined, fixture('firing-postgresql-down'), NOW).snapshot, fixture('resolved-postgresql-down'), NOW + 60_000).snapshot;
+    const s = mergeWebhook(
+      mergeWebhook(undefined, fixture('firing-postgresql-down'), NOW).snapshot,
+      fixture('resolved-postgresql-down'),
+      NOW + 60_000,
+    ).snapshot;
     const rendered = renderSlackRoot(buildView(s, { now: NOW + 60_000 }));
     expect(rendered.attachments[0]!.color).toBe('#2EB67D');
     expect(rendered.text).toContain('RESOLVED');
@@ -72,6 +84,8 @@ describe('email rendering', () => {
   });
 
   it('refuses a template folder with a broken template at start, naming it', () => {
-    expect(() => loadEmailTemplates('/nonexistent-templates')).toThrow(/email template \/nonexistent-templates\/email.html.hbs: cannot read/);
+    expect(() => loadEmailTemplates('/nonexistent-templates')).toThrow(
+      /email template \/nonexistent-templates\/email.html.hbs: cannot read/,
+    );
   });
 });

@@ -26,7 +26,10 @@ describe('routing', () => {
   const policy = parsePolicy(DEFAULT_POLICY_YAML, 'default');
 
   it('routes by severity as DESIGN.md says, critical to Slack and the on-call list every 5 minutes', () => {
-    const critical = deliveriesFor(selectRoutes(policy, { severity: 'critical' }).routes, 'oncall@example.com');
+    const critical = deliveriesFor(
+      selectRoutes(policy, { severity: 'critical' }).routes,
+      'oncall@example.com',
+    );
     expect(critical.map((d) => [d.kind, d.target, d.repeatSeconds])).toEqual([
       ['slack', '#alerts-critical', 300],
       ['email', 'oncall@example.com', 300],

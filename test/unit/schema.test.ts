@@ -4,14 +4,23 @@ import { fixture, fixtureText } from '../support/fixtures.js';
 
 describe('parseWebhook', () => {
   it('accepts every payload captured from Alertmanager 0.25', () => {
-    for (const name of ['firing-high-cpu', 'group-truncated-replica-a', 'resolved-reefer-excursion'] as const) {
+    for (const name of [
+      'firing-high-cpu',
+      'group-truncated-replica-a',
+      'resolved-reefer-excursion',
+    ] as const) {
       const result = parseWebhook(JSON.parse(fixtureText(name)), 100);
       expect(result.ok, name).toBe(true);
     }
   });
 
   it('accepts the newer optional fields and tolerates unknown ones', () => {
-    const body = { ...fixture('firing-high-cpu'), notification_reason: 'new_alert', routeLabels: { team: 'ops' }, future: 1 };
+    const body = {
+      ...fixture('firing-high-cpu'),
+      notification_reason: 'new_alert',
+      routeLabels: { team: 'ops' },
+      future: 1,
+    };
     const result = parseWebhook(body, 100);
     expect(result.ok && result.payload.notification_reason).toBe('new_alert');
   });
@@ -39,47 +48,78 @@ describe('parseWebhook', () => {
 });
 
 describe('parseWebhook fast path (label sets checked in one loop, the full schema otherwise)', () => {
-  const base = () => structuredClone(fixture('group-truncated-replica-a')) as unknown as Record<string, unknown>;
+  const base = () =>
+    structuredClone(fixture('group-truncated-replica-a')) as unknown as Record<string, unknown>;
   const firstAlert = (body: Record<string, unknown>) => (body.alerts as Record<string, unknown>[])[0]!;
   const variants: [string, (body: Record<string, unknown>) => void][] = [
     ['unchanged', () => {}],
-    ['no annotations, commonAnnotations, generatorURL, truncatedAlerts or externalURL (defaults)', (b) => {
-      delete firstAlert(b).annotations;
-      delete firstAlert(b).generatorURL;
-      delete b.commonAnnotations;
-      delete b.truncatedAlerts;
-      delete b.externalURL;
-    }],
-    ['unknown fields at both levels', (b) => {
-      b.future = { nested: [1, 2] };
-      firstAlert(b).extra = 'x';
-    }],
-    ['routeLabels and notification_reason', (b) => {
-      b.routeLabels = { team: 'ops' };
-      b.notification_reason = 'new_alert';
-    }],
-    ['empty label sets', (b) => {
-      b.groupLabels = {};
-      firstAlert(b).annotations = {};
-    }],
-    ['a numeric label value', (b) => {
-      (firstAlert(b).labels as Record<string, unknown>).replicas = 3;
-    }],
-    ['a null label value', (b) => {
-      (b.commonLabels as Record<string, unknown>).zone = null;
-    }],
-    ['labels that are an array', (b) => {
-      firstAlert(b).labels = ['a'];
-    }],
-    ['labels missing', (b) => {
-      delete firstAlert(b).labels;
-    }],
-    ['a __proto__ label, which the record schema drops', (b) => {
-      firstAlert(b).labels = JSON.parse('{"alertname":"X","__proto__":"y"}');
-    }],
-    ['routeLabels with a non-string value', (b) => {
-      b.routeLabels = { team: 1 };
-    }],
+    [
+      'no annotations, commonAnnotations, generatorURL, truncatedAlerts or externalURL (defaults)',
+      (b) => {
+        delete firstAlert(b).annotations;
+        delete firstAlert(b).generatorURL;
+        delete b.commonAnnotations;
+        delete b.truncatedAlerts;
+        delete b.externalURL;
+      },
+    ],
+    [
+      'unknown fields at both levels',
+      (b) => {
+        b.future = { nested: [1, 2] };
+        firstAlert(b).extra = 'x';
+      },
+    ],
+    [
+      'routeLabels and notification_reason',
+      (b) => {
+        b.routeLabels = { team: 'ops' };
+        b.notification_reason = 'new_alert';
+      },
+    ],
+    [
+      'empty label sets',
+      (b) => {
+        b.groupLabels = {};
+        firstAlert(b).annotations = {};
+      },
+    ],
+    [
+      'a numeric label value',
+      (b) => {
+        (firstAlert(b).labels as Record<string, unknown>).replicas = 3;
+      },
+    ],
+    [
+      'a null label value',
+      (b) => {
+        (b.commonLabels as Record<string, unknown>).zone = null;
+      },
+    ],
+    [
+      'labels that are an array',
+      (b) => {
+        firstAlert(b).labels = ['a'];
+      },
+    ],
+    [
+      'labels missing',
+      (b) => {
+        delete firstAlert(b).labels;
+      },
+    ],
+    [
+      'a __proto__ label, which the record schema drops',
+      (b) => {
+        firstAlert(b).labels = JSON.parse('{"alertname":"X","__proto__":"y"}');
+      },
+    ],
+    [
+      'routeLabels with a non-string value',
+      (b) => {
+        b.routeLabels = { team: 1 };
+      },
+    ],
   ];
 
   for (const [name, mutate] of variants) {
@@ -92,7 +132,9 @@ describe('parseWebhook fast path (label sets checked in one loop, the full schem
       expect(result.ok).toBe(viaFull.success);
       if (result.ok && viaFull.success) expect(result.payload).toStrictEqual(viaFull.data);
       if (!result.ok && !viaFull.success) {
-        expect(result.issues.map((i) => i.path)).toEqual(viaFull.error.issues.map((i) => i.path.join('.') || '(body)'));
+        expect(result.issues.map((i) => i.path)).toEqual(
+          viaFull.error.issues.map((i) => i.path.join('.') || '(body)'),
+        );
       }
     });
   }
