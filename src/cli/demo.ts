@@ -4,12 +4,15 @@
  * (preview mode) or in Slack and email. Each run uses fresh groups, so it can be repeated.
  */
 import { readFileSync } from 'node:fs';
+import { loadConfig } from '../config/config.js';
 
+const config = loadConfig(process.env);
+// The relay to post to: an explicit URL, or the one this environment's HOST and PORT describe.
 const base = (
-  process.env.RELAY_URL ?? `http://${process.env.HOST ?? '127.0.0.1'}:${process.env.PORT ?? '8081'}`
+  process.argv[2] ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`
 ).replace(/\/+$/, '');
-const token = process.env.RELAY_WEBHOOK_TOKEN;
-const pause = Number(process.env.DEMO_PAUSE_MS ?? 2000);
+const token = config.webhookToken;
+const pause = 2000;
 const run = new Date().toISOString().slice(11, 19);
 
 const steps: [string, string][] = [
@@ -32,7 +35,9 @@ const steps: [string, string][] = [
 async function main(): Promise<void> {
   const health = await fetch(`${base}/healthz`).catch(() => undefined);
   if (!health?.ok)
-    throw new Error(`no relay answers at ${base}; start it with \`npm start\` (or set RELAY_URL)`);
+    throw new Error(
+      `no relay answers at ${base}; start it with \`npm start\` (or pass its URL: npm run demo -- http://host:port)`,
+    );
   for (const [name, what] of steps) {
     const payload = JSON.parse(
       readFileSync(new URL(`../../test/fixtures/${name}.json`, import.meta.url), 'utf8'),
@@ -48,7 +53,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, pause));
   }
   process.stdout.write(
-    `\nDone. In preview mode, see ${process.env.RELAY_OUTBOX_DIR ?? './outbox'}/slack/*.json and ./email/*.eml.\n`,
+    `\nDone. In preview mode, see ${config.outboxDir}/slack/*.json and ${config.outboxDir}/email/*.eml.\n`,
   );
 }
 

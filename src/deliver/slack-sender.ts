@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  LogLevel,
   WebAPIHTTPError,
   WebAPIPlatformError,
   WebAPIRateLimitedError,
@@ -103,6 +104,8 @@ export class WebApiSlackSender implements SlackSender {
       retryConfig: { retries: 0 },
       rejectRateLimitedCalls: true,
       timeout: timeoutMs,
+      // Failures are classified and logged by the worker; the client's own console warnings would repeat them.
+      logLevel: LogLevel.ERROR,
     });
   }
 

@@ -78,7 +78,7 @@ export interface RedisAlertStoreOptions {
 }
 
 /** Firing incidents are refreshed by every heartbeat; this only bounds an abandoned one. */
-const FIRING_TTL_SECONDS = 30 * 86400;
+export const FIRING_TTL_SECONDS = 30 * 86400;
 
 export class RedisAlertStore implements AlertStore {
   private readonly redis: StoreRedis;

@@ -9,6 +9,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { AlertStatus, DeliveryTarget } from '../model.js';
+import { FIRING_TTL_SECONDS } from './alert-store.js';
 
 export type DeliveryOutcome = 'delivered' | 'previewed' | 'dead_lettered';
 
@@ -98,12 +99,16 @@ type GateRedis = Redis & {
 
 export class DeliveryStore {
   private readonly redis: GateRedis;
+  private readonly ttlSeconds: number;
 
   constructor(
     redis: Redis,
     private readonly prefix: string,
-    private readonly retentionSeconds: number,
+    retentionSeconds: number,
   ) {
+    // Logs and flags are rewritten by every run, so their TTL restarts each time. It must outlast a firing
+    // incident's snapshot, or a late resolve would post anew; after the last run it bounds them like one.
+    this.ttlSeconds = Math.max(retentionSeconds, FIRING_TTL_SECONDS) + 86400;
     redis.defineCommand('relayAcquireGate', { numberOfKeys: 1, lua: ACQUIRE_GATE });
     redis.defineCommand('relayBlockGate', { numberOfKeys: 1, lua: BLOCK_GATE });
     redis.defineCommand('relayReleaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK });
@@ -123,14 +128,8 @@ export class DeliveryStore {
     return text ? (JSON.parse(text) as DeliveryLog) : structuredClone(EMPTY_LOG);
   }
 
-  /** Logs outlive their incident's snapshot a little, so a late job still finds what was sent. */
   async saveLog(gid: string, iid: string, did: string, log: DeliveryLog): Promise<void> {
-    await this.redis.set(
-      this.logKey(gid, iid, did),
-      JSON.stringify(log),
-      'EX',
-      this.retentionSeconds + 30 * 86400,
-    );
+    await this.redis.set(this.logKey(gid, iid, did), JSON.stringify(log), 'EX', this.ttlSeconds);
   }
 
   async loadFlags(gid: string, iid: string): Promise<IncidentFlags> {
@@ -152,10 +151,7 @@ export class DeliveryStore {
         await client.watch(key);
         const text = await client.get(key);
         const next = change(text ? (JSON.parse(text) as IncidentFlags) : {});
-        const result = await client
-          .multi()
-          .set(key, JSON.stringify(next), 'EX', this.retentionSeconds + 30 * 86400)
-          .exec();
+        const result = await client.multi().set(key, JSON.stringify(next), 'EX', this.ttlSeconds).exec();
         if (result) return next;
       } finally {
         client.disconnect();
