@@ -6,11 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signAckToken, signSlackRequest } from '../../src/ack/signatures.js';
 import { type RunningRelay, startRelay } from '../../src/relay.js';
 import { testConfig } from '../support/config.js';
-import { DEFAULT_SLACK_TOKEN, type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
+import { deliveryEnv, startHarness } from '../support/delivery.js';
+import type { FakeSlack } from '../support/fake-slack.js';
 import { fixture, inGroup } from '../support/fixtures.js';
 import { postJson, rawRequest } from '../support/http.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';
-import { type SmtpSink, startSmtpSink } from '../support/smtp-sink.js';
+import type { SmtpSink } from '../support/smtp-sink.js';
 
 const prefix = uniquePrefix('ack');
 const SIGNING = 'slack-signing-secret-for-tests';
@@ -33,17 +34,13 @@ let sink: SmtpSink;
 let relay: RunningRelay;
 
 beforeAll(async () => {
-  fake = await startFakeSlack();
-  sink = await startSmtpSink();
+  ({ fake, sink } = await startHarness());
   relay = await startRelay(
     testConfig(
       prefix,
       {
-        SLACK_BOT_TOKEN: DEFAULT_SLACK_TOKEN,
-        SLACK_API_URL: fake.url,
+        ...deliveryEnv(fake, sink),
         SLACK_SIGNING_SECRET: SIGNING,
-        SMTP_URL: sink.url,
-        RELAY_ONCALL_EMAIL: 'oncall@coldchain.example',
         RELAY_ACK_SECRET: ACK_SECRET,
         RELAY_WEBHOOK_TOKEN: TOKEN,
         PUBLIC_URL: 'http://relay.test',

@@ -6,11 +6,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningRelay, startRelay } from '../../src/relay.js';
 import { testConfig } from '../support/config.js';
-import { DEFAULT_SLACK_TOKEN, type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
+import { deliveryEnv, startHarness } from '../support/delivery.js';
+import type { FakeSlack } from '../support/fake-slack.js';
 import { fixture, inGroup } from '../support/fixtures.js';
 import { postJson } from '../support/http.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';
-import { type SmtpSink, startSmtpSink } from '../support/smtp-sink.js';
+import type { SmtpSink } from '../support/smtp-sink.js';
 
 const prefix = uniquePrefix('escalation');
 let fake: FakeSlack;
@@ -18,17 +19,11 @@ let sink: SmtpSink;
 let relay: RunningRelay;
 
 beforeAll(async () => {
-  fake = await startFakeSlack();
-  sink = await startSmtpSink();
+  ({ fake, sink } = await startHarness());
   relay = await startRelay(
     testConfig(
       prefix,
-      {
-        SLACK_BOT_TOKEN: DEFAULT_SLACK_TOKEN,
-        SLACK_API_URL: fake.url,
-        SMTP_URL: sink.url,
-        RELAY_ONCALL_EMAIL: 'oncall@coldchain.example',
-      },
+      deliveryEnv(fake, sink),
       `routes:
   - name: critical
     matchers: ['severity="critical"']
