@@ -64,8 +64,12 @@ export async function ingestWebhook(payload: WebhookPayload, deps: IngestDeps): 
       snapshot.deliveries = deliveriesFor(routing.routes, deps.oncallEmail);
     }
     // An earlier commit whose jobs may be missing (it failed before queueing) makes this copy new, not a
-    // duplicate: Alertmanager's retry must finish the work.
-    const mustEnqueue = changed || stored.pending !== undefined;
+    // duplicate: Alertmanager's retry must finish the work. So does a heartbeat that revives a stale group:
+    // its deliveries stopped reminding and must hear that Alertmanager is back.
+    const revived =
+      stored.snapshot?.status === 'firing' &&
+      acceptedAt - stored.snapshot.lastSeenAt > deps.policy.delivery.stale_after * 1000;
+    const mustEnqueue = changed || stored.pending !== undefined || revived;
     const rev = await deps.store.commitGroup(snapshot, stored.rev, changed);
     if (rev === undefined) continue;
     const jobs = mustEnqueue ? jobsFor(snapshot, acceptedAt) : [];

@@ -124,12 +124,8 @@ export function planDelivery(input: PlanInput): PlannedAction[] {
 export function nextWakeAt(input: PlanInput & { recheckAt?: number }): number | undefined {
   const { snapshot, log, flags, delivery, now, staleAfterMs } = input;
   if (snapshot.status !== 'firing') return undefined;
-  if (isStale(input)) {
-    // Reminders stop "until Alertmanager re-sends the group" — but its repeats are duplicates, which queue no
-    // job, so nothing would ever wake this delivery again. Look once per interval: a refreshed group reminds.
-    const reminds = reminderDueAt(log, delivery) !== undefined && !acknowledgementCovers(flags, snapshot);
-    return reminds ? now + delivery.repeatSeconds * 1000 : undefined;
-  }
+  // A stale group sleeps until Alertmanager re-sends it: ingest queues its deliveries then.
+  if (isStale(input)) return undefined;
   const candidates: number[] = [];
   if (input.recheckAt !== undefined && input.recheckAt > now) candidates.push(input.recheckAt);
   const due = reminderDueAt(log, delivery);
