@@ -2,6 +2,7 @@
  * End-to-end helpers: real Alertmanager processes (the Debian binary) on free loopback ports, clustered or
  * not, and a sender that pushes alerts to every replica the way Prometheus does.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { alertmanagerBinary } from '../deploy/support.js';
+import { pollUntil } from '../support/poll.js';
 import { freePort } from '../support/redis-server.js';
 
 /** What a missing binary fails with (unless SKIP_E2E=1, which skips instead). */
@@ -63,28 +65,13 @@ function tryPath(): string | undefined {
 export { freePort };
 
 /** Polls `check` until it returns true; the error names `what` and the last problem seen. */
-export async function waitUntil(
+export function waitUntil(
   what: string,
   check: () => boolean | Promise<boolean>,
   timeoutMs: number,
   intervalMs = 100,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await check()) return;
-      last = undefined;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() >= deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`,
-      );
-    }
-    await sleep(intervalMs);
-  }
+  return pollUntil(check, timeoutMs, () => `timed out after ${timeoutMs} ms waiting for ${what}`, intervalMs);
 }
 
 export interface RelayReceiverOptions {

@@ -3,9 +3,10 @@
  * WebClient (slackApiUrl = fake.url), so serialisation, headers, status handling and retries are all
  * exercised exactly as in production; only Slack's side is simulated.
  */
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { pollUntil } from './poll.js';
 
 /** Known Slack error codes for autocompletion; any other string is accepted too. */
 export type SlackErrorCode =
@@ -267,25 +268,15 @@ class FakeSlackServer implements FakeSlack {
     this.faults.push({ method, fault, remaining: times });
   }
 
-  async waitFor(predicate: (fake: FakeSlack) => boolean, timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let lastError: unknown;
-    for (;;) {
-      try {
-        if (predicate(this)) return;
-        lastError = undefined;
-      } catch (error) {
-        lastError = error;
-      }
-      if (Date.now() >= deadline) {
+  waitFor(predicate: (fake: FakeSlack) => boolean, timeoutMs = 5000): Promise<void> {
+    return pollUntil(
+      () => predicate(this),
+      timeoutMs,
+      () => {
         const seen = this.calls.length ? this.calls.map(summarize).join(', ') : 'none';
-        const cause = lastError instanceof Error ? `; predicate threw: ${lastError.message}` : '';
-        throw new Error(
-          `fake-slack: waitFor timed out after ${timeoutMs}ms; ${this.calls.length} calls: ${seen}${cause}`,
-        );
-      }
-      await sleep(10);
-    }
+        return `fake-slack: waitFor timed out after ${timeoutMs}ms; ${this.calls.length} calls: ${seen}`;
+      },
+    );
   }
 
   reset(): void {

@@ -3,7 +3,7 @@
  * The relay sends to it over plain smtp:// with nodemailer exactly as it would to a real relay host, so
  * envelope handling, MIME encoding and SMTP reply codes are exercised end to end.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+
 import { type Headers, type ParsedMail, simpleParser } from 'mailparser';
 import {
   SMTPServer,
@@ -13,6 +13,7 @@ import {
   type SMTPServerError,
   type SMTPServerSession,
 } from 'smtp-server';
+import { pollUntil } from './poll.js';
 
 /** 4xx are transient (the sender should retry later), 5xx permanent. 421 also closes the connection. */
 export type SmtpFaultCode = 421 | 450 | 451 | 452 | 550 | 552 | 554;
@@ -153,28 +154,18 @@ class SmtpSinkServer implements SmtpSink {
     this.faults.push({ fault, remaining: times });
   }
 
-  async waitFor(predicate: (sink: SmtpSink) => boolean, timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let lastError: unknown;
-    for (;;) {
-      try {
-        if (predicate(this)) return;
-        lastError = undefined;
-      } catch (error) {
-        lastError = error;
-      }
-      if (Date.now() >= deadline) {
+  waitFor(predicate: (sink: SmtpSink) => boolean, timeoutMs = 5000): Promise<void> {
+    return pollUntil(
+      () => predicate(this),
+      timeoutMs,
+      () => {
         const seen = this.messages.length ? this.messages.map(summarize).join('; ') : 'none';
         const refused = this.rejected.length
           ? `; rejected: ${this.rejected.map((m) => `${m.rejectedWith.code} ${summarize(m)}`).join('; ')}`
           : '';
-        const cause = lastError instanceof Error ? `; predicate threw: ${lastError.message}` : '';
-        throw new Error(
-          `smtp-sink: waitFor timed out after ${timeoutMs}ms; ${this.messages.length} messages: ${seen}${refused}${cause}`,
-        );
-      }
-      await sleep(10);
-    }
+        return `smtp-sink: waitFor timed out after ${timeoutMs}ms; ${this.messages.length} messages: ${seen}${refused}`;
+      },
+    );
   }
 
   reset(): void {
