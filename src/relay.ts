@@ -135,15 +135,9 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
   });
   const warning = await checkEvictionPolicy(redis);
   if (warning) logger.warn(warning);
-  const store = new RedisAlertStore(redis, {
-    prefix: policy.redis_prefix,
-    retentionSeconds: policy.delivery.retention,
-  });
-  const queueOptions = {
-    prefix: policy.redis_prefix,
-    attempts: policy.delivery.attempts,
-    retentionSeconds: policy.delivery.retention,
-  };
+  const storeOptions = { prefix: policy.redis_prefix, retentionSeconds: policy.delivery.retention };
+  const store = new RedisAlertStore(redis, storeOptions);
+  const queueOptions = { ...storeOptions, attempts: policy.delivery.attempts };
   const queue = new BullDeliveryQueue(redis, queueOptions);
   const deliveries = new DeliveryStore(redis, policy.redis_prefix, policy.delivery.retention);
   const interactions = new BullInteractionQueue(redis, policy.redis_prefix);
@@ -217,11 +211,9 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
           }
         : {}),
     });
+    const workerAlerts = new RedisAlertStore(workerRedis, storeOptions);
     worker = startDeliveryWorker({
-      alerts: new RedisAlertStore(workerRedis, {
-        prefix: policy.redis_prefix,
-        retentionSeconds: policy.delivery.retention,
-      }),
+      alerts: workerAlerts,
       deliveries: workerDeliveries,
       queue: workerQueue,
       deliverers,
@@ -237,10 +229,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       ...(options.locks?.deliveryLockMs ? { deliveryLockMs: options.locks.deliveryLockMs } : {}),
     });
     interactionWorker = startInteractionWorker({
-      alerts: new RedisAlertStore(workerRedis, {
-        prefix: policy.redis_prefix,
-        retentionSeconds: policy.delivery.retention,
-      }),
+      alerts: workerAlerts,
       deliveries: workerDeliveries,
       queue: workerQueue,
       alertmanagerUrls: config.alertmanagerUrls,

@@ -18,27 +18,23 @@ const fleetSchema = z
     shipments: z.array(fileShipmentSchema),
   })
   .superRefine((fleet, ctx) => {
-    const shipmentIds = new Set<string>();
-    fleet.shipments.forEach((shipment, index) => {
-      if (shipmentIds.has(shipment.id)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['shipments', index, 'id'],
-          message: `duplicate shipment id "${shipment.id}"`,
-        });
-      }
-      shipmentIds.add(shipment.id);
-    });
-    const vehicleIds = new Set<string>();
+    const duplicates = (items: { id: string }[], key: 'shipments' | 'vehicles', noun: string) => {
+      const seen = new Set<string>();
+      items.forEach((item, index) => {
+        if (seen.has(item.id)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [key, index, 'id'],
+            message: `duplicate ${noun} id "${item.id}"`,
+          });
+        }
+        seen.add(item.id);
+      });
+      return seen;
+    };
+    const shipmentIds = duplicates(fleet.shipments, 'shipments', 'shipment');
+    duplicates(fleet.vehicles, 'vehicles', 'vehicle');
     fleet.vehicles.forEach((vehicle, index) => {
-      if (vehicleIds.has(vehicle.id)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['vehicles', index, 'id'],
-          message: `duplicate vehicle id "${vehicle.id}"`,
-        });
-      }
-      vehicleIds.add(vehicle.id);
       vehicle.shipmentIds.forEach((id, shipmentIndex) => {
         if (!shipmentIds.has(id)) {
           ctx.addIssue({
