@@ -79,12 +79,9 @@ function escalatedTargets(
   return targets;
 }
 
-function effectiveDelivery(
-  delivery: DeliveryTarget,
-  flags: IncidentFlags,
-  extra: DeliveryTarget[],
-): DeliveryTarget {
-  const escalatedRepeat = extra.map((t) => t.repeatSeconds).filter((r) => r > 0);
+/** An escalated incident reminds at the shortest repeat of the destinations its escalation added. */
+function effectiveDelivery(delivery: DeliveryTarget, flags: IncidentFlags): DeliveryTarget {
+  const escalatedRepeat = (flags.extraDeliveries ?? []).map((t) => t.repeatSeconds).filter((r) => r > 0);
   if (!flags.escalation || escalatedRepeat.length === 0) return delivery;
   const repeat = Math.min(...escalatedRepeat);
   return delivery.repeatSeconds === 0 || repeat < delivery.repeatSeconds
@@ -121,7 +118,7 @@ export async function reconcileDelivery(
 
     const context = deps.context ? await deps.context.describe(snapshot, now) : undefined;
     if (context?.escalation) flags = await recordEscalation(snapshot, context, flags, deps);
-    const delivery = effectiveDelivery(base, flags, flags.extraDeliveries ?? []);
+    const delivery = effectiveDelivery(base, flags);
     const log = await deps.deliveries.loadLog(groupId, incidentId, deliveryId);
     const view = buildView(snapshot, { now, flags, context: context?.view, severity: context?.severity });
     const run: DeliveryRun = {
