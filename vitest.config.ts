@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The fault suite has its own config and script (vitest.faults.config.ts, npm run test:faults).
+    exclude: [...configDefaults.exclude, 'test/faults/**'],
     // Integration tests share one Redis and bind real ports; each uses its own key prefix.
     testTimeout: 20_000,
     hookTimeout: 30_000,

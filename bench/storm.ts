@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     }
     const visible = fake.topLevelMessages('#alerts-critical').length;
     const within60 = visibleAt.filter((t) => t <= 60_000).length;
-    const failed = (await relay.queue.queue.getFailed()).length;
+    const failed = (await relay.queue.getJobs(['failed'])).length;
     process.stdout.write(
       `${[
         `storm benchmark: ${INCIDENTS} critical incidents at once → #alerts-critical, fake Slack allows 1 message/s per channel`,

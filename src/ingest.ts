@@ -10,6 +10,7 @@ import type { Metrics } from './observability/metrics.js';
 import type { WebhookPayload } from './receive/schema.js';
 import { deliveriesFor, selectRoutes } from './route/route.js';
 import type { AlertStore } from './store/alert-store.js';
+import type { ReplicaGate } from './store/replicas.js';
 
 export interface IngestDeps {
   store: AlertStore;
@@ -18,6 +19,11 @@ export interface IngestDeps {
   oncallEmail: string | undefined;
   metrics: Metrics;
   now?: () => number;
+  /**
+   * With REDIS_MIN_REPLICAS > 0: confirms the webhook's writes reached the replicas before it is answered.
+   * Must run on the store's connection (WAIT covers the writes of its own connection).
+   */
+  replicas?: Pick<ReplicaGate, 'confirm'>;
   /** Told when the bookkeeping after the answer (finishCommit) fails; the webhook itself was stored. */
   onFinishError?: (error: unknown, snapshot: IncidentSnapshot) => void;
 }
@@ -47,6 +53,8 @@ export function jobsFor(snapshot: IncidentSnapshot, acceptedAt: number): Reconci
     groupId: snapshot.groupId,
     incidentId: snapshot.incidentId,
     deliveryId: d.id,
+    kind: d.kind,
+    severity: snapshot.severity,
     acceptedAt,
   }));
 }
@@ -85,6 +93,10 @@ export async function ingestWebhook(payload: WebhookPayload, deps: IngestDeps): 
         .finishCommit(snapshot, rev)
         .catch((error: unknown) => deps.onFinishError?.(error, snapshot));
     }
+    // Issued after finishCommit's writes on the same connection, so the WAIT also covers the jobs: those
+    // writes ran after the enqueue, and a replica's acknowledged offset includes everything before it. A
+    // duplicate's commit (it refreshes last-seen) is a write too, so its WAIT covers the commit it found.
+    await deps.replicas?.confirm();
     return {
       duplicate: !mustEnqueue,
       incidentId: snapshot.incidentId,

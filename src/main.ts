@@ -1,5 +1,6 @@
 /** The relay process: config, wiring, signals. Exit code 2 means the configuration was refused. */
-import { ConfigError, loadConfig } from './config/config.js';
+import { type Config, ConfigError, DEFAULT_REDIS_URL, loadConfig } from './config/config.js';
+import { answers, LOCAL_REDIS_DIR, type LocalRedis, startLocalRedis } from './local-redis.js';
 import { createLogger } from './observability/logger.js';
 import { startRelay } from './relay.js';
 
@@ -15,7 +16,24 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  const relay = await startRelay(config, { logger });
+  const localRedis = await startLocalRedisIfNeeded(config);
+  if (localRedis) {
+    logger.info(
+      { url: localRedis.url, pid: localRedis.pid, dir: LOCAL_REDIS_DIR },
+      localRedis.adopted
+        ? 'REDIS_URL is unset and nothing answers on 127.0.0.1:6379: using the local redis-server an earlier relay started'
+        : 'REDIS_URL is unset and nothing answers on 127.0.0.1:6379: started a local redis-server (AOF on, noeviction, loopback); it stops with the relay',
+    );
+    config = {
+      ...config,
+      redisUrl: localRedis.url,
+      redis: { kind: 'url', url: localRedis.url, explicit: false },
+    };
+  }
+  const relay = await startRelay(config, { logger }).catch(async (error: unknown) => {
+    await localRedis?.stop();
+    throw error;
+  });
 
   let shuttingDown = false;
   const shutdown = (signal: string) => {
@@ -30,13 +48,16 @@ async function main(): Promise<void> {
       (config.policy.delivery.shutdown_grace + 5) * 1000,
     );
     deadline.unref();
-    relay.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'error during shutdown');
-        process.exit(1);
-      },
-    );
+    relay
+      .stop()
+      .then(() => localRedis?.stop())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'error during shutdown');
+          process.exit(1);
+        },
+      );
   };
   // SIGHUP reloads the context catalog; a bad file keeps the catalog in use.
   process.on('SIGHUP', () => {
@@ -54,11 +75,23 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
+/**
+ * The quick start needs no Redis of its own: with REDIS_URL unset (not merely equal to the default) and
+ * nothing on the default address, run a local one. A REDIS_URL that was set and does not answer stays
+ * an error, and so does an unreachable Sentinel setup: those name a Redis the operator chose.
+ */
+async function startLocalRedisIfNeeded(config: Config): Promise<LocalRedis | undefined> {
+  if (config.redis.kind !== 'url' || config.redis.explicit) return undefined;
+  const { hostname, port } = new URL(DEFAULT_REDIS_URL);
+  if (await answers(hostname, Number(port))) return undefined;
+  return startLocalRedis({ dir: LOCAL_REDIS_DIR });
+}
+
 main().catch((error: unknown) => {
   // The message says what to fix; a stack only helps for errors the relay did not expect.
   const known =
     error instanceof Error &&
-    /already in use|Redis did not answer|check failed|email template/.test(error.message);
+    /already in use|Redis did not answer|check failed|email template|redis-server/.test(error.message);
   process.stderr.write(
     `relay: failed to start: ${known ? error.message : ((error as Error).stack ?? String(error))}\n`,
   );

@@ -39,6 +39,8 @@ export interface IncidentSnapshot {
   status: AlertStatus;
   truncatedAlerts: number;
   alerts: AlertState[];
+  /** Alerts of this episode dropped from `alerts` to bound the snapshot (src/dedupe/merge.ts); shown as "and N more". */
+  omittedAlerts?: number;
   groupLabels: Labels;
   commonLabels: Labels;
   commonAnnotations: Labels;

@@ -23,15 +23,25 @@ import { createDeliverers } from './deliver/channels.js';
 import { type ContextStage, createContextStage } from './deliver/context-stage.js';
 import { type MailSender, OutboxMailSender, SmtpMailSender } from './deliver/mail-sender.js';
 import { OutboxSlackSender, type SlackSender, WebApiSlackSender } from './deliver/slack-sender.js';
-import { startDeliveryWorker } from './deliver/worker.js';
+import { startDeliveryWorkers } from './deliver/worker.js';
 import { BullDeliveryQueue } from './enqueue/delivery-queue.js';
 import { createApp } from './http/app.js';
+import type { ChannelKind } from './model.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
-import { checkEvictionPolicy, createProducerRedis, createWorkerRedis, waitForRedis } from './redis.js';
+import {
+  checkEvictionPolicy,
+  createProducerRedis,
+  createWorkerRedis,
+  describeRedisTarget,
+  RedisAuthError,
+  waitForRedis,
+} from './redis.js';
 import { loadEmailTemplates } from './render/email.js';
 import { RedisAlertStore } from './store/alert-store.js';
 import { DeliveryStore } from './store/delivery-store.js';
+import { configHashOf, startRelayHeartbeat } from './store/relay-heartbeat.js';
+import { createReplicaGate } from './store/replicas.js';
 
 /** Long enough for an email read the next morning; short enough that an old mail cannot acknowledge a new incident (ids differ anyway). */
 const ACK_LINK_LIFETIME_SECONDS = 3 * 86400;
@@ -47,7 +57,8 @@ export interface RelayOptions {
   mail?: MailSender;
   /**
    * How soon a delivery whose worker died is taken over (ms): BullMQ's job lock and stalled-check interval,
-   * and the per-delivery lock. The defaults (30 s, 120 s) suit production; crash tests shorten them.
+   * and the per-delivery lock's TTL (renewed while its job runs). The defaults (30 s, 15 s) suit production;
+   * crash tests shorten them.
    */
   locks?: { jobLockMs?: number; deliveryLockMs?: number };
 }
@@ -56,10 +67,12 @@ export interface RunningRelay {
   url: string;
   port: number;
   metrics: Metrics;
+  /** The delivery queues, one per channel kind (`queue.queues.slack`, …), with counts summed over them. */
   queue: BullDeliveryQueue;
   store: RedisAlertStore;
   deliveries: DeliveryStore;
-  worker: Worker | undefined;
+  /** The delivery workers, one per channel kind; undefined in the `api` role. */
+  workers: Record<ChannelKind, Worker> | undefined;
   context: ContextStage | undefined;
   stop(): Promise<void>;
 }
@@ -124,17 +137,36 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
   const runsApi = config.role !== 'worker';
   const runsWorker = config.role !== 'api';
 
-  const redis = createProducerRedis(config.redisUrl);
+  const redis = createProducerRedis(config.redis);
   redis.on('error', (error) => logger.warn({ err: { message: error.message } }, 'Redis connection error'));
   // BullMQ checks the Redis version as soon as a Queue is built; without an offline queue that check must
   // wait for the connection, or the queue stays broken. A relay that cannot reach Redis at start exits.
   logger.info('connecting to Redis');
   await waitForRedis(redis, options.redisWaitMs ?? 30_000).catch((error: Error) => {
     redis.disconnect();
-    throw new Error(`${error.message} (REDIS_URL); is Redis running?`);
+    if (error instanceof RedisAuthError) throw error;
+    throw new Error(`${error.message} (${describeRedisTarget(config.redis)}); is Redis running?`);
   });
   const warning = await checkEvictionPolicy(redis);
   if (warning) logger.warn(warning);
+  // WAIT runs on the connection the webhook's commit used: the producer's.
+  const replicas = createReplicaGate(redis, {
+    minReplicas: config.redisMinReplicas,
+    onReplicas: (count) => metrics.redisReplicas.set(count),
+  });
+  metrics.redisMinReplicas.set(config.redisMinReplicas);
+  const heartbeat = await startRelayHeartbeat(redis, {
+    prefix: policy.redis_prefix,
+    configHash: configHashOf(policy),
+    role: config.role,
+    onError: (error) => logger.debug({ err: error }, 'could not write the relay heartbeat'),
+  });
+  for (const other of heartbeat.conflicts) {
+    logger.warn(
+      { prefix: policy.redis_prefix, other: { host: other.host, pid: other.pid, role: other.role } },
+      'another relay uses this redis_prefix on this Redis with a different policy: relays sharing a prefix share queues and incidents; give each deployment its own redis_prefix',
+    );
+  }
   const storeOptions = { prefix: policy.redis_prefix, retentionSeconds: policy.delivery.retention };
   const store = new RedisAlertStore(redis, storeOptions);
   const queueOptions = { ...storeOptions, attempts: policy.delivery.attempts };
@@ -142,7 +174,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
   const deliveries = new DeliveryStore(redis, policy.redis_prefix, policy.delivery.retention);
   const interactions = new BullInteractionQueue(redis, policy.redis_prefix);
 
-  let worker: Worker | undefined;
+  let workers: Record<ChannelKind, Worker> | undefined;
   let interactionWorker: Worker | undefined;
   let workerRedis: Redis | undefined;
   let workerQueue: BullDeliveryQueue | undefined;
@@ -167,7 +199,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     await verifySenders(slack, mail, config, logger);
     const templates = loadEmailTemplates(policy.templates_dir);
 
-    workerRedis = createWorkerRedis(config.redisUrl);
+    workerRedis = createWorkerRedis(config.redis);
     workerRedis.on('error', (error) =>
       logger.warn({ err: { message: error.message } }, 'Redis connection error (worker)'),
     );
@@ -212,7 +244,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
         : {}),
     });
     const workerAlerts = new RedisAlertStore(workerRedis, storeOptions);
-    worker = startDeliveryWorker({
+    workers = startDeliveryWorkers({
       alerts: workerAlerts,
       deliveries: workerDeliveries,
       queue: workerQueue,
@@ -250,10 +282,14 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     logger,
     oncallEmail: config.oncallEmail,
     ...(options.now ? { now: options.now } : {}),
+    ...(runsApi ? { replicas } : {}),
     checkReady: async () => {
       await redis.ping();
-      await queue.queue.getJobCounts('wait');
-      if (worker && !worker.isRunning()) throw new Error('the delivery worker is not running');
+      // Webhooks are refused (503) while too few replicas could confirm them.
+      if (runsApi) await replicas.check();
+      await queue.getJobCounts('wait');
+      for (const [kind, worker] of Object.entries(workers ?? {}))
+        if (!worker.isRunning()) throw new Error(`the ${kind} delivery worker is not running`);
     },
     mount: (app) =>
       mountInteractionRoutes(app, {
@@ -272,7 +308,19 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
         ...(options.now ? { now: options.now } : {}),
       }),
     refreshGauges: async () => {
-      const counts = await queue.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
+      await replicas.check().catch(() => undefined); // sets relay_redis_replicas; /readyz reports the reason
+      // Summed over the channel kinds' queues; 'prioritized' holds every waiting delivery job (they all have a
+      // priority), so it counts as waiting.
+      const counts = await queue.getJobCounts(
+        'waiting',
+        'prioritized',
+        'active',
+        'delayed',
+        'failed',
+        'completed',
+      );
+      counts.waiting = (counts.waiting ?? 0) + (counts.prioritized ?? 0);
+      delete counts.prioritized;
       for (const [state, count] of Object.entries(counts)) metrics.queueJobs.set({ state }, count);
     },
   });
@@ -306,7 +354,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     queue,
     store,
     deliveries,
-    worker,
+    workers,
     context,
     async stop() {
       if (stopped) return;
@@ -341,11 +389,12 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
         }
       };
       await Promise.all([
-        worker ? closeWorker(worker, 'deliveries') : undefined,
+        ...Object.entries(workers ?? {}).map(([kind, w]) => closeWorker(w, `${kind} deliveries`)),
         interactionWorker ? closeWorker(interactionWorker, 'interactions') : undefined,
       ]);
       await workerQueue?.close();
       await interactions.close();
+      await heartbeat.stop();
       await queue.close();
       mail?.close();
       workerRedis?.disconnect();

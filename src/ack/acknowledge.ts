@@ -37,6 +37,8 @@ export async function reconcileAll(
       groupId: snapshot.groupId,
       incidentId: snapshot.incidentId,
       deliveryId: d.id,
+      kind: d.kind,
+      severity: snapshot.severity,
       acceptedAt: Date.now(),
     })),
   );

@@ -1,32 +1,37 @@
 /**
- * `npm run dlq -- list` shows the dead letters (deliveries that failed for good, with their reason);
- * `npm run dlq -- retry [JOB_ID ...]` puts them (or the named ones) back in the queue.
+ * `npm run dlq -- list` shows the dead letters (deliveries that failed for good, with their reason) of every
+ * channel kind's queue; `npm run dlq -- retry [ID ...]` puts them (or the named ones) back in their queue.
+ * Each kind's queue numbers its jobs on its own, so a dead letter is named `KIND/JOB_ID` (`slack/12`).
  */
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+
+import type { Job } from 'bullmq';
 import { ConfigError, loadConfig } from '../config/config.js';
-import { DELIVERY_QUEUE, queuePrefix, type ReconcileJobData } from '../enqueue/delivery-queue.js';
+import { BullDeliveryQueue, type ReconcileJobData } from '../enqueue/delivery-queue.js';
+import { createWorkerRedis } from '../redis.js';
 import { RedisAlertStore } from '../store/alert-store.js';
 
 async function main(): Promise<number> {
   const [command, ...ids] = process.argv.slice(2);
   if (command !== 'list' && command !== 'retry') {
-    process.stderr.write('usage: npm run dlq -- list | retry [JOB_ID ...]\n');
+    process.stderr.write('usage: npm run dlq -- list | retry [KIND/JOB_ID ...]\n');
     return 2;
   }
   const config = loadConfig(process.env);
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
-  const queue = new Queue<ReconcileJobData>(DELIVERY_QUEUE, {
-    connection: redis,
-    prefix: queuePrefix(config.policy.redis_prefix),
+  // REDIS_URL, or the master the sentinels name (REDIS_SENTINELS).
+  const redis = createWorkerRedis(config.redis, { maxRetriesPerRequest: 2 });
+  const queue = new BullDeliveryQueue(redis, {
+    prefix: config.policy.redis_prefix,
+    attempts: config.policy.delivery.attempts,
+    retentionSeconds: config.policy.delivery.retention,
   });
   const store = new RedisAlertStore(redis, {
     prefix: config.policy.redis_prefix,
     retentionSeconds: config.policy.delivery.retention,
   });
   try {
-    const failed = (await queue.getFailed(0, -1)).filter(
-      (j) => ids.length === 0 || (j.id !== undefined && ids.includes(j.id)),
+    const nameOf = (job: Job<ReconcileJobData>) => `${job.data.kind}/${job.id}`;
+    const failed = (await queue.getJobs(['failed'])).filter(
+      (j) => ids.length === 0 || ids.includes(nameOf(j)),
     );
     if (command === 'list') {
       if (failed.length === 0) process.stdout.write('no dead letters\n');
@@ -34,8 +39,8 @@ async function main(): Promise<number> {
         const snapshot = await store.loadIncident(job.data.groupId, job.data.incidentId);
         const delivery = snapshot?.deliveries.find((d) => d.id === job.data.deliveryId);
         process.stdout.write(
-          `${job.id}  failed ${new Date(job.finishedOn ?? 0).toISOString()}  after ${job.attemptsMade} attempt(s)\n` +
-            `    incident ${job.data.incidentId} (${snapshot?.commonLabels.alertname ?? 'expired'}) → ${delivery ? `${delivery.kind} ${delivery.target}` : job.data.deliveryId}\n` +
+          `${nameOf(job)}  failed ${new Date(job.finishedOn ?? 0).toISOString()}  after ${job.attemptsMade} attempt(s)\n` +
+            `    incident ${job.data.incidentId} (${snapshot?.commonLabels.alertname ?? 'expired'}) → ${delivery ? `${delivery.kind} ${delivery.target}` : `${job.data.kind} ${job.data.deliveryId}`}\n` +
             `    reason: ${job.failedReason}\n`,
         );
       }
@@ -43,11 +48,11 @@ async function main(): Promise<number> {
     }
     for (const job of failed) {
       await job.retry('failed');
-      process.stdout.write(`retried ${job.id} (incident ${job.data.incidentId})\n`);
+      process.stdout.write(`retried ${nameOf(job)} (incident ${job.data.incidentId})\n`);
     }
     if (ids.length && failed.length < ids.length) {
       process.stderr.write(
-        `not found among dead letters: ${ids.filter((id) => !failed.some((j) => j.id === id)).join(', ')}\n`,
+        `not found among dead letters: ${ids.filter((id) => !failed.some((j) => nameOf(j) === id)).join(', ')}\n`,
       );
       return 1;
     }

@@ -52,7 +52,11 @@ const policySchema = z.strictObject({
     .prefault({}),
   delivery: z
     .strictObject({
+      /** Worker slots per process for each channel kind (Slack and email have separate queues and slots). */
       concurrency: z.number().int().positive().default(8),
+      /** Overrides `concurrency` for one kind, e.g. fewer SMTP connections than Slack calls. */
+      slack_concurrency: z.number().int().positive().optional(),
+      email_concurrency: z.number().int().positive().optional(),
       attempts: z.number().int().positive().default(10),
       /** First retry delay; doubles each attempt, with jitter, capped by max_backoff. */
       backoff: durationSchema.default(2),
@@ -62,6 +66,11 @@ const policySchema = z.strictObject({
       smtp_timeout: durationSchema.default(15),
       /** A group not refreshed by Alertmanager for this long stops reminding (heartbeat + group_interval, well above). */
       stale_after: durationSchema.default(1800),
+      /**
+       * With ALERTMANAGER_URL: how often a firing incident whose reminders are paused or absent asks
+       * Alertmanager whether its alerts still exist (it sends no resolve for one silenced when it ended).
+       */
+      alertmanager_check: durationSchema.default(60),
       /** How long incident state and logs stay in Redis after resolve. */
       retention: durationSchema.default(7 * 86400),
       shutdown_grace: durationSchema.default(20),
@@ -123,7 +132,17 @@ const envSchema = z.object({
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
-    .default('redis://127.0.0.1:6379'),
+    .optional(),
+  REDIS_SENTINELS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => (v === undefined ? undefined : parseSentinels(v, ctx))),
+  REDIS_SENTINEL_NAME: z
+    .string()
+    .regex(/^[\w.-]+$/, 'a Sentinel master name such as mymaster')
+    .optional(),
+  REDIS_SENTINEL_PASSWORD: z.string().optional(),
+  REDIS_MIN_REPLICAS: z.coerce.number().int().min(0).max(16).optional(),
   RELAY_CONFIG: z.string().optional(),
   RELAY_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   RELAY_WEBHOOK_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -167,12 +186,52 @@ export const SECRET_VARIABLES = [
   'SLACK_SIGNING_SECRET',
   'SMTP_URL',
   'REDIS_URL',
+  'REDIS_SENTINEL_PASSWORD',
 ] as const;
+
+/** The address that REDIS_URL means when it is not set. */
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+export interface SentinelAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * Where Redis is: one URL, or a master found through Sentinel (REDIS_SENTINELS replaces REDIS_URL).
+ * `explicit` says whether REDIS_URL was set: only the default address may be replaced by a local
+ * redis-server child at start (main.ts); a configured one that does not answer stays an error.
+ */
+export type RedisTarget =
+  | { kind: 'url'; url: string; explicit: boolean }
+  | { kind: 'sentinel'; sentinels: SentinelAddress[]; name: string; password: string | undefined };
+
+/** `host:port,host:port` (IPv6 as `[::1]:26379`; the port defaults to Sentinel's 26379). */
+function parseSentinels(text: string, ctx: z.RefinementCtx): SentinelAddress[] {
+  const addresses: SentinelAddress[] = [];
+  for (const item of text.split(',').map((s) => s.trim())) {
+    const match = /^(?:\[([^\]]+)\]|([^:[\]\s]+))(?::(\d{1,5}))?$/.exec(item);
+    const port = match?.[3] === undefined ? 26379 : Number(match[3]);
+    if (!match || port < 1 || port > 65535) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${item}" is not host:port (a comma-separated list such as sentinel-0:26379,sentinel-1:26379)`,
+      });
+      return [];
+    }
+    addresses.push({ host: match[1] ?? match[2]!, port });
+  }
+  return addresses;
+}
 
 export interface Config {
   port: number;
   host: string;
+  /** REDIS_URL (or its default). Connect through `redis`, which is the Sentinel setup when there is one. */
   redisUrl: string;
+  redis: RedisTarget;
+  /** Replicas a commit must reach (WAIT) before the webhook is answered 2xx: REDIS_MIN_REPLICAS. */
+  redisMinReplicas: number;
   role: 'all' | 'api' | 'worker';
   webhookToken: string | undefined;
   maxBodyBytes: number;
@@ -238,6 +297,27 @@ export function loadPolicyFile(path: string | undefined): { policy: Policy; sour
   return { policy: parsePolicy(text, path), source: path };
 }
 
+function redisTargetOf(e: z.output<typeof envSchema>, url: string): RedisTarget {
+  if (!e.REDIS_SENTINELS) {
+    for (const name of ['REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD'] as const) {
+      if (e[name] !== undefined)
+        throw new ConfigError(`environment: ${name}: set without REDIS_SENTINELS, which it belongs to`);
+    }
+    return { kind: 'url', url, explicit: e.REDIS_URL !== undefined };
+  }
+  if (!e.REDIS_SENTINEL_NAME) {
+    throw new ConfigError(
+      'environment: REDIS_SENTINEL_NAME: required when REDIS_SENTINELS is set (the name of the master the sentinels monitor)',
+    );
+  }
+  return {
+    kind: 'sentinel',
+    sentinels: e.REDIS_SENTINELS,
+    name: e.REDIS_SENTINEL_NAME,
+    password: e.REDIS_SENTINEL_PASSWORD,
+  };
+}
+
 /** Parses the environment and the policy file; throws ConfigError with every problem found. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // An empty variable is treated as unset: compose files and .env templates often leave them blank.
@@ -253,7 +333,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const loopback = isLoopback(e.HOST);
-  if (!e.RELAY_WEBHOOK_TOKEN && !loopback) {
+  // A worker serves only /healthz, /readyz and /metrics: it has no webhook to protect.
+  if (!e.RELAY_WEBHOOK_TOKEN && !loopback && e.RELAY_ROLE !== 'worker') {
     throw new ConfigError(
       `environment: RELAY_WEBHOOK_TOKEN: required when HOST (${e.HOST}) is not a loopback address`,
     );
@@ -264,10 +345,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `environment: RELAY_OUTBOX_DIR: ${!e.SLACK_BOT_TOKEN ? 'SLACK_BOT_TOKEN' : 'SMTP_URL'} is not set, so that channel would run in preview mode; on a non-loopback HOST set RELAY_OUTBOX_DIR explicitly to allow it`,
     );
   }
+  const redisUrl = e.REDIS_URL ?? DEFAULT_REDIS_URL;
   return {
     port: e.PORT,
     host: e.HOST,
-    redisUrl: e.REDIS_URL,
+    redisUrl,
+    redis: redisTargetOf(e, redisUrl),
+    redisMinReplicas: e.REDIS_MIN_REPLICAS ?? (e.REDIS_SENTINELS ? 1 : 0),
     role: e.RELAY_ROLE,
     webhookToken: e.RELAY_WEBHOOK_TOKEN,
     maxBodyBytes: e.RELAY_MAX_BODY_BYTES,

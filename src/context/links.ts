@@ -1,4 +1,5 @@
-/** Links an alert message offers. Pure string building. */
+/** Links an alert message offers. Pure string building; label values may hold anything (see safe-text.ts). */
+import { encodeComponent } from './safe-text.js';
 
 // Labels that carry a measurement: a silence matching them would stop matching when the value moves.
 const VOLATILE_LABELS = new Set(['temperature_c', 'value']);
@@ -13,7 +14,7 @@ export function silenceMatchers(labels: Readonly<Record<string, string>>): [stri
 /** Alertmanager's "new silence" form with the matchers filled in. */
 export function buildSilenceUrl(alertmanagerUrl: string, matchers: readonly [string, string][]): string {
   const filter = `{${matchers.map(([name, value]) => `${name}="${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`;
-  return `${stripTrailingSlash(alertmanagerUrl)}/#/silences/new?filter=${encodeURIComponent(filter)}`;
+  return `${stripTrailingSlash(alertmanagerUrl)}/#/silences/new?filter=${encodeComponent(filter)}`;
 }
 
 /** A catalog dashboard is an absolute URL or a path under the Grafana base URL. */
@@ -22,7 +23,7 @@ export function resolveDashboardUrl(grafanaUrl: string, urlOrPath: string): stri
 }
 
 export function buildVehicleDashboardUrl(grafanaUrl: string, template: string, vehicleId: string): string {
-  return resolveDashboardUrl(grafanaUrl, template.replaceAll('{vehicle_id}', encodeURIComponent(vehicleId)));
+  return resolveDashboardUrl(grafanaUrl, template.replaceAll('{vehicle_id}', encodeComponent(vehicleId)));
 }
 
 function stripTrailingSlash(url: string): string {

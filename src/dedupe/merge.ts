@@ -25,6 +25,74 @@ export interface MergeResult {
 
 const alertKey = (a: { fingerprint: string; startsAt: string }) => `${a.fingerprint}@${a.startsAt}`;
 
+/**
+ * `max_alerts` caps one webhook, but an episode carries every alert forward: 60 webhooks of 500 new
+ * fingerprints made a 5.5 MB snapshot that every later webhook reads, merges and writes back. An incident
+ * keeps at most this many alerts and about this many bytes of them; the rest are counted (omittedAlerts).
+ */
+export const MAX_INCIDENT_ALERTS = 1000;
+export const MAX_INCIDENT_BYTES = 1024 * 1024;
+
+/** About the JSON size of an alert in the snapshot (string lengths plus field names and quotes). */
+function alertBytes(alert: AlertState): number {
+  let bytes =
+    160 + alert.fingerprint.length + alert.startsAt.length + alert.endsAt.length + alert.generatorURL.length;
+  for (const set of [alert.labels, alert.annotations])
+    for (const key in set) bytes += key.length + (set[key]?.length ?? 0) + 6;
+  return bytes;
+}
+
+/**
+ * Drops alerts until the incident is within MAX_INCIDENT_ALERTS and MAX_INCIDENT_BYTES. Resolved alerts go
+ * first, then firing ones this webhook did not mention (oldest first). This webhook's own alerts go last, so
+ * the next copy of the same notification (a replica, a retry, a repeat) still finds them and is a duplicate.
+ * One alert always stays, so a firing incident keeps a firing alert.
+ */
+function boundAlerts(
+  alerts: AlertState[],
+  incomingKeys: ReadonlySet<string>,
+): { kept: AlertState[]; evicted: number } {
+  const sizes = new Map<AlertState, number>();
+  let bytes = 0;
+  for (const alert of alerts) {
+    const size = alertBytes(alert);
+    sizes.set(alert, size);
+    bytes += size;
+  }
+  if (alerts.length <= MAX_INCIDENT_ALERTS && bytes <= MAX_INCIDENT_BYTES)
+    return { kept: alerts, evicted: 0 };
+  const mentioned = (a: AlertState) => incomingKeys.has(alertKey(a));
+  const order = [
+    ...alerts.filter((a) => a.status === 'resolved' && !mentioned(a)),
+    ...alerts.filter((a) => a.status === 'firing' && !mentioned(a)),
+    ...alerts.filter((a) => a.status === 'resolved' && mentioned(a)).reverse(),
+    ...alerts.filter((a) => a.status === 'firing' && mentioned(a)).reverse(),
+  ];
+  const dropped = new Set<AlertState>();
+  let count = alerts.length;
+  for (const alert of order) {
+    if (count <= 1 || (count <= MAX_INCIDENT_ALERTS && bytes <= MAX_INCIDENT_BYTES)) break;
+    dropped.add(alert);
+    count--;
+    bytes -= sizes.get(alert) ?? 0;
+  }
+  return { kept: alerts.filter((a) => !dropped.has(a)), evicted: dropped.size };
+}
+
+/**
+ * Only a firing alert, shown or left out by max_alerts, can open an incident. A webhook without one (an
+ * empty alert list, or a resolve of a group the relay never saw firing) has nothing to announce for a group
+ * without an open incident: announcing "RESOLVED … after 0m" would tell people about a firing nobody saw.
+ */
+export function hasFiringAlert(
+  payload: Pick<WebhookPayload, 'status' | 'alerts' | 'truncatedAlerts'>,
+): boolean {
+  return (
+    payload.alerts.some((a) => a.status === 'firing') ||
+    (payload.status === 'firing' && payload.truncatedAlerts > 0)
+  );
+}
+
 /** The group's severity: the common label if there is one, else the highest among firing alerts. */
 export function severityOf(commonLabels: Record<string, string>, alerts: readonly AlertState[]): string {
   if (commonLabels.severity) return commonLabels.severity;
@@ -75,7 +143,9 @@ export function mergeWebhook(
   const merged = new Map<string, AlertState>();
   if (!startsEpisode) for (const [key, alert] of known) merged.set(key, alert);
   for (const alert of incoming) merged.set(alertKey(alert), alert);
-  const alerts = [...merged.values()];
+  const bounded = boundAlerts([...merged.values()], new Set(incoming.map(alertKey)));
+  const alerts = bounded.kept;
+  const omittedAlerts = (startsEpisode ? 0 : (previous?.omittedAlerts ?? 0)) + bounded.evicted;
 
   const hiddenFiring = payload.status === 'firing' && payload.truncatedAlerts > 0 && !allKnownResolved;
   const status: AlertStatus =
@@ -95,6 +165,7 @@ export function mergeWebhook(
     startsEpisode ||
     previous.status !== status ||
     previous.truncatedAlerts !== truncatedAlerts ||
+    (previous.omittedAlerts ?? 0) !== omittedAlerts ||
     alerts.length !== previous.alerts.length ||
     alerts.some((a) => known.get(alertKey(a))?.status !== a.status);
 
@@ -107,6 +178,7 @@ export function mergeWebhook(
     status,
     truncatedAlerts,
     alerts,
+    ...(omittedAlerts > 0 ? { omittedAlerts } : {}),
     groupLabels: payload.groupLabels,
     commonLabels: allKnownResolved && previous ? previous.commonLabels : payload.commonLabels,
     commonAnnotations: payload.commonAnnotations,

@@ -17,9 +17,18 @@ export interface ChangeSummary {
 export type PlannedAction =
   | { kind: 'post' }
   | { kind: 'change'; change: ChangeSummary }
-  | { kind: 'stale'; lastSeenAt: number }
+  | { kind: 'stale'; lastSeenAt: number; alertmanager?: StaleAlertmanager }
   | { kind: 'reminder'; number: number }
   | { kind: 'acknowledged'; by: string; at: number };
+
+/**
+ * Why a group is stale although ALERTMANAGER_URL is set: none of `urls` answered, or those that answered
+ * do not report the alerts (they are not the Alertmanagers that send them, or restarted since).
+ */
+export interface StaleAlertmanager {
+  urls: readonly string[];
+  answered: boolean;
+}
 
 export interface PlanInput {
   snapshot: IncidentSnapshot;
@@ -28,6 +37,16 @@ export interface PlanInput {
   delivery: DeliveryTarget;
   now: number;
   staleAfterMs: number;
+  /**
+   * Set exactly when ALERTMANAGER_URL is: how often a delivery whose reminders are paused or absent asks
+   * Alertmanager (ms; 0 = only before reminders).
+   */
+  alertmanagerCheckMs?: number | undefined;
+  /**
+   * What Alertmanager said in this run, when asked: whether any answered, whether it reports some of the
+   * incident's firing alerts (in any state), and whom the relay asked.
+   */
+  alertmanager?: { answered: boolean; reports: boolean; urls: readonly string[] } | undefined;
 }
 
 export const alertKey = (a: Pick<AlertState, 'fingerprint' | 'startsAt'>) => `${a.fingerprint}@${a.startsAt}`;
@@ -59,8 +78,33 @@ export function diffTold(told: ToldState, snapshot: IncidentSnapshot): ChangeSum
   };
 }
 
-export function isStale(input: Pick<PlanInput, 'snapshot' | 'now' | 'staleAfterMs'>): boolean {
+/** Alertmanager's repeat, the heartbeat, has not refreshed the firing group for stale_after. */
+export function heartbeatMissing(input: Pick<PlanInput, 'snapshot' | 'now' | 'staleAfterMs'>): boolean {
   return input.snapshot.status === 'firing' && input.now - input.snapshot.lastSeenAt > input.staleAfterMs;
+}
+
+/**
+ * Stale: the heartbeat is missing and Alertmanager itself cannot vouch for the alerts (no ALERTMANAGER_URL,
+ * none answers, or those that answer do not know them). An Alertmanager that answers is the truth (DESIGN.md
+ * §Alertmanager is the source of truth): a group it still reports is not stale however long since its last
+ * webhook, and alerts it no longer reports get resolved.
+ */
+export function isStale(
+  input: Pick<PlanInput, 'snapshot' | 'now' | 'staleAfterMs' | 'alertmanagerCheckMs' | 'alertmanager'>,
+): boolean {
+  if (!heartbeatMissing(input)) return false;
+  return input.alertmanagerCheckMs === undefined || input.alertmanager?.reports === false;
+}
+
+/**
+ * Whether this run should ask Alertmanager (when configured) before planning: for a delivery that has told
+ * people of a firing incident, before a reminder, before declaring it stale and on the periodic check. A run
+ * for a change Alertmanager has just sent learns nothing by asking it back.
+ */
+export function needsAlertmanager(input: PlanInput): boolean {
+  const { snapshot, log } = input;
+  if (input.alertmanagerCheckMs === undefined || snapshot.status !== 'firing' || !log.root) return false;
+  return !(log.told && diffTold(log.told, snapshot));
 }
 
 export function firingKeys(snapshot: IncidentSnapshot): string[] {
@@ -100,12 +144,22 @@ export function planDelivery(input: PlanInput): PlannedAction[] {
   const actions: PlannedAction[] = [];
   const change = log.told ? diffTold(log.told, snapshot) : undefined;
   if (change) actions.push({ kind: 'change', change });
-  if (flags.acknowledged && !log.acknowledgedNotified) {
+  // Never tell a destination something older than it has been told: beside "Resolved" (sent now or
+  // before), "Acknowledged" is old news. Resolved ends an incident for good (a later firing is a new
+  // incident), so leaving it out here leaves it out for good: told, without a message.
+  if (flags.acknowledged && !log.acknowledgedNotified && snapshot.status !== 'resolved') {
     actions.push({ kind: 'acknowledged', by: flags.acknowledged.by, at: flags.acknowledged.at });
   }
   if (snapshot.status !== 'firing') return actions;
   if (isStale(input)) {
-    if (!log.staleNotified) actions.push({ kind: 'stale', lastSeenAt: snapshot.lastSeenAt });
+    if (!log.staleNotified)
+      actions.push({
+        kind: 'stale',
+        lastSeenAt: snapshot.lastSeenAt,
+        ...(input.alertmanager
+          ? { alertmanager: { urls: input.alertmanager.urls, answered: input.alertmanager.answered } }
+          : {}),
+      });
     return actions;
   }
   const due = reminderDueAt(log, delivery);
@@ -117,6 +171,33 @@ export function planDelivery(input: PlanInput): PlannedAction[] {
 }
 
 /**
+ * The periodic Alertmanager check's due time. Alertmanager sends no resolve for an alert that ends while
+ * silenced or inhibited, however the silence was made (from Slack, or in its own UI, which the relay learns
+ * only by asking), so every firing delivery that has told people asks at least every `alertmanagerCheckMs`:
+ * one whose reminders are paused (acknowledged, silenced) or absent (a route that never repeats) asks only
+ * this way; one that reminds more often asks before each reminder instead.
+ */
+export function alertmanagerCheckAt(input: PlanInput): number | undefined {
+  const { snapshot, log, now, alertmanagerCheckMs } = input;
+  // `never` (0) keeps only the checks before reminders.
+  if (!alertmanagerCheckMs || snapshot.status !== 'firing' || !log.root) return undefined;
+  return now + alertmanagerCheckMs;
+}
+
+/**
+ * The next wake-up, and whether it is only the periodic Alertmanager check (a run that then finds nothing
+ * to do leaves the destination alone, so a paused incident's message is not rewritten every minute).
+ */
+export function nextWake(
+  input: PlanInput & { recheckAt?: number },
+): { at: number; check: boolean } | undefined {
+  const at = nextWakeAt(input);
+  const check = alertmanagerCheckAt(input);
+  if (check !== undefined && (at === undefined || check < at)) return { at: check, check: true };
+  return at === undefined ? undefined : { at, check: false };
+}
+
+/**
  * When this delivery should be reconciled again without any webhook: the next reminder, the end of a
  * silence (reminders resume if the alerts still fire), the moment the group would turn stale, or a
  * context re-check (an excursion budget crossing its next escalation threshold).
@@ -124,7 +205,8 @@ export function planDelivery(input: PlanInput): PlannedAction[] {
 export function nextWakeAt(input: PlanInput & { recheckAt?: number }): number | undefined {
   const { snapshot, log, flags, delivery, now, staleAfterMs } = input;
   if (snapshot.status !== 'firing') return undefined;
-  // A stale group sleeps until Alertmanager re-sends it: ingest queues its deliveries then.
+  // A stale group sleeps until Alertmanager re-sends it (ingest queues its deliveries then) or, with
+  // ALERTMANAGER_URL, until the periodic check (nextWake) finds one answering.
   if (isStale(input)) return undefined;
   const candidates: number[] = [];
   if (input.recheckAt !== undefined && input.recheckAt > now) candidates.push(input.recheckAt);
@@ -132,8 +214,9 @@ export function nextWakeAt(input: PlanInput & { recheckAt?: number }): number | 
   if (due !== undefined && !acknowledgementCovers(flags, snapshot)) {
     const silenced = flags.silencedUntil !== undefined && flags.silencedUntil > now;
     candidates.push(Math.max(due, silenced ? (flags.silencedUntil as number) : 0, now + 1));
-    // Only a delivery that reminds needs to notice staleness: it is what staleness stops.
-    candidates.push(snapshot.lastSeenAt + staleAfterMs + 1);
+    // Only a delivery that reminds needs to notice staleness: it is what staleness stops. With
+    // ALERTMANAGER_URL a missing heartbeat alone is not staleness: the reminder asks Alertmanager anyway.
+    if (input.alertmanagerCheckMs === undefined) candidates.push(snapshot.lastSeenAt + staleAfterMs + 1);
   }
   return candidates.length ? Math.min(...candidates) : undefined;
 }

@@ -2,20 +2,28 @@
  * Reconcile (DESIGN.md §Pipeline, stage 5): make delivery D reflect incident I. Reads the latest snapshot,
  * so a job can be collapsed, retried, reordered or run twice and the destination still converges.
  */
-import { randomUUID } from 'node:crypto';
 import type { Policy } from '../config/config.js';
 import type { DeliveryQueuePort, ReconcileJobData } from '../enqueue/delivery-queue.js';
 import type { ChannelKind, DeliveryTarget, IncidentSnapshot } from '../model.js';
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import { buildView } from '../render/view.js';
 import { deliveriesFor, selectRoutes } from '../route/route.js';
 import type { AlertStore } from '../store/alert-store.js';
 import type { DeliveryStore, IncidentFlags } from '../store/delivery-store.js';
 import type { AlertmanagerCheck } from './alertmanager-check.js';
+import { endSilencePause, finishResolve, resolveGone } from './alertmanager-truth.js';
+import {
+  type AlertmanagerVerdict,
+  isUnknown,
+  reminderVerdict,
+  reportsAlerts,
+  silenceEnded,
+} from './alertmanager-verdict.js';
 import type { Deliverer, DeliveryRun } from './channels.js';
 import type { ContextOutcome, ContextStage } from './context-stage.js';
 import { RateLimitedError } from './errors.js';
-import { nextWakeAt, planDelivery } from './plan.js';
+import { needsAlertmanager, nextWake, type PlanInput, planDelivery } from './plan.js';
 
 export interface ReconcileDeps {
   alerts: AlertStore;
@@ -24,6 +32,8 @@ export interface ReconcileDeps {
   deliverers: Record<ChannelKind, Deliverer>;
   context?: ContextStage | undefined;
   alertmanager?: AlertmanagerCheck | undefined;
+  /** Counts what the Alertmanager check resolved (the worker passes its metrics). */
+  metrics?: Metrics | undefined;
   policy: Policy;
   oncallEmail: string | undefined;
   logger: Logger;
@@ -32,12 +42,18 @@ export interface ReconcileDeps {
   deliveryLockMs?: number;
 }
 
+/** A scheduled run marked `check` is only the periodic Alertmanager check (see plan.ts nextWake). */
+export type ReconcileRunData = ReconcileJobData & { check?: boolean };
+
 export type ReconcileResult =
   | { status: 'done'; actions: string[]; nextAt?: number }
   | { status: 'gone'; reason: string };
 
-/** Longer than any one run (a few Slack calls and one SMTP send, each with its own timeout). */
-const LOCK_TTL_MS = 120_000;
+/**
+ * The per-delivery lock's TTL. The running job renews it every third of this, so it holds however long the
+ * run takes; a worker that died stops renewing and its delivery is free again within this time.
+ */
+const LOCK_TTL_MS = 15_000;
 
 /**
  * Escalation may add destinations: the routes the escalated severity would have taken, plus the cargo
@@ -90,26 +106,23 @@ function effectiveDelivery(delivery: DeliveryTarget, flags: IncidentFlags): Deli
 }
 
 export async function reconcileDelivery(
-  job: ReconcileJobData,
+  job: ReconcileRunData,
   deps: ReconcileDeps,
 ): Promise<ReconcileResult> {
   const now = (deps.now ?? Date.now)();
   const { groupId, incidentId, deliveryId } = job;
-  const token = randomUUID();
-  if (
-    !(await deps.deliveries.acquireLock(
-      groupId,
-      incidentId,
-      deliveryId,
-      token,
-      deps.deliveryLockMs ?? LOCK_TTL_MS,
-    ))
-  ) {
+  const lock = await deps.deliveries.holdLock(
+    groupId,
+    incidentId,
+    deliveryId,
+    deps.deliveryLockMs ?? LOCK_TTL_MS,
+  );
+  if (!lock) {
     // Another job for this delivery is running; come back shortly rather than run beside it.
     throw new RateLimitedError(1000, 'lock');
   }
   try {
-    const snapshot = await deps.alerts.loadIncident(groupId, incidentId);
+    let snapshot = await deps.alerts.loadIncident(groupId, incidentId);
     if (!snapshot) return { status: 'gone', reason: 'the incident expired from Redis' };
     let flags = await deps.deliveries.loadFlags(groupId, incidentId);
     const base = [...snapshot.deliveries, ...(flags.extraDeliveries ?? [])].find((d) => d.id === deliveryId);
@@ -120,6 +133,30 @@ export async function reconcileDelivery(
     if (context?.escalation) flags = await recordEscalation(snapshot, context, flags, deps);
     const delivery = effectiveDelivery(base, flags);
     const log = await deps.deliveries.loadLog(groupId, incidentId, deliveryId);
+    const staleAfterMs = deps.policy.delivery.stale_after * 1000;
+    const alertmanagerCheckMs = deps.alertmanager
+      ? deps.policy.delivery.alertmanager_check * 1000
+      : undefined;
+    // Alertmanager is the source of truth for "is it still firing" (DESIGN.md): ask it first, resolve what
+    // it no longer reports, and end a pause whose silence it no longer applies.
+    let verdict: AlertmanagerVerdict | undefined;
+    let changedByAlertmanager = false;
+    if (
+      deps.alertmanager &&
+      needsAlertmanager({ snapshot, log, flags, delivery, now, staleAfterMs, alertmanagerCheckMs })
+    ) {
+      verdict = await deps.alertmanager.ask(snapshot, now);
+      // Undefined when the incident is no longer the group's current one: nothing to resolve then.
+      const latest = await resolveGone(snapshot, verdict, flags, deliveryId, now, deps);
+      if (latest) {
+        changedByAlertmanager = latest.resolved > 0;
+        snapshot = latest.snapshot;
+      }
+      if (snapshot.status === 'firing' && (flags.silencedUntil ?? 0) > now && silenceEnded(verdict)) {
+        flags = await endSilencePause(snapshot, flags, deliveryId, now, deps);
+        changedByAlertmanager ||= (flags.silencedUntil ?? 0) <= now;
+      }
+    }
     const view = buildView(snapshot, { now, flags, context: context?.view, severity: context?.severity });
     const run: DeliveryRun = {
       snapshot,
@@ -131,12 +168,23 @@ export async function reconcileDelivery(
       acceptedAt: job.acceptedAt,
       save: () => deps.deliveries.saveLog(groupId, incidentId, deliveryId, log),
     };
-    const staleAfterMs = deps.policy.delivery.stale_after * 1000;
-    const planInput = { snapshot, log, flags, delivery, now, staleAfterMs };
+    const planInput: PlanInput = {
+      snapshot,
+      log,
+      flags,
+      delivery,
+      now,
+      staleAfterMs,
+      alertmanagerCheckMs,
+      alertmanager:
+        verdict && deps.alertmanager
+          ? { answered: !isUnknown(verdict), reports: reportsAlerts(verdict), urls: deps.alertmanager.urls }
+          : undefined,
+    };
     let actions = planDelivery(planInput);
-    if (deps.alertmanager && actions.some((a) => a.kind === 'reminder')) {
-      const verdict = await deps.alertmanager.verdict(snapshot);
-      if (verdict === 'suppressed') {
+    if (verdict && actions.some((a) => a.kind === 'reminder')) {
+      // An unreachable Alertmanager ('unknown') does not hold a reminder back: missing a page is worse.
+      if (reminderVerdict(verdict) === 'suppressed') {
         actions = actions.filter((a) => a.kind !== 'reminder');
         log.reminderCheckedAt = now;
         await run.save();
@@ -147,8 +195,13 @@ export async function reconcileDelivery(
       }
     }
 
+    if (deps.alertmanager && actions.some((a) => a.kind === 'change' && a.change.incidentResolved))
+      await finishResolve(snapshot, flags, deliveryId, now, deps);
+
     const deliverer = deps.deliverers[delivery.kind];
-    if (actions[0]?.kind !== 'post') await deliverer.sync(run);
+    // A periodic check that changed nothing leaves the message alone: only its elapsed time would change.
+    const checkOnly = job.check === true && actions.length === 0 && !changedByAlertmanager;
+    if (actions[0]?.kind !== 'post' && !checkOnly) await deliverer.sync(run);
     for (const action of actions) await deliverer.perform(run, action);
 
     // Ingest queues only the destinations of the first notification; escalated ones follow each change here.
@@ -158,18 +211,23 @@ export async function reconcileDelivery(
       actions.some((a) => a.kind === 'change') &&
       snapshot.deliveries.some((d) => d.id === deliveryId)
     ) {
-      await deps.queue.enqueue(extra.map((d) => ({ ...job, deliveryId: d.id })));
+      await deps.queue.enqueue(extra.map((d) => ({ ...job, deliveryId: d.id, kind: d.kind })));
     }
 
-    const nextAt = nextWakeAt({ ...planInput, recheckAt: context?.recheckAt });
-    if (nextAt !== undefined) await deps.queue.schedule({ ...job, acceptedAt: nextAt }, nextAt);
+    const wake = nextWake({ ...planInput, recheckAt: context?.recheckAt });
+    const nextAt = wake?.at;
+    if (wake) {
+      const { check: _wasCheck, ...data } = job;
+      const next: ReconcileRunData = { ...data, acceptedAt: wake.at, ...(wake.check ? { check: true } : {}) };
+      await deps.queue.schedule(next, wake.at);
+    }
     return {
       status: 'done',
       actions: actions.map((a) => a.kind),
       ...(nextAt !== undefined ? { nextAt } : {}),
     };
   } finally {
-    await deps.deliveries.releaseLock(groupId, incidentId, deliveryId, token).catch(() => undefined);
+    await lock.release().catch(() => undefined);
   }
 }
 
@@ -215,6 +273,8 @@ async function recordEscalation(
       groupId: snapshot.groupId,
       incidentId: snapshot.incidentId,
       deliveryId: d.id,
+      kind: d.kind,
+      severity: escalation.severity ?? snapshot.severity,
       acceptedAt: Date.now(),
     })),
   );

@@ -1,13 +1,14 @@
 /**
- * The BullMQ worker around reconcile: failure classification (DESIGN.md §Style), Retry-After waits that
- * spend no attempt, exponential backoff with jitter, and dead letters that are counted and logged.
+ * The BullMQ workers around reconcile, one per channel kind: failure classification (DESIGN.md §Style),
+ * Retry-After and pace waits that spend no attempt, exponential backoff with jitter, and dead letters that
+ * are counted and logged.
  */
-import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { DELIVERY_QUEUE, queuePrefix, type ReconcileJobData } from '../enqueue/delivery-queue.js';
+import type { Policy } from '../config/config.js';
+import { DELIVERY_QUEUES, queuePrefix, type ReconcileJobData } from '../enqueue/delivery-queue.js';
+import type { ChannelKind } from '../model.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { AlertStore } from '../store/alert-store.js';
-import type { DeliveryStore } from '../store/delivery-store.js';
 import { PermanentDeliveryError, RateLimitedError, TransientDeliveryError } from './errors.js';
 import { type ReconcileDeps, reconcileDelivery } from './reconcile.js';
 
@@ -22,20 +23,6 @@ export function backoffDelay(
   return Math.round(base / 2 + (random() * base) / 2);
 }
 
-async function channelOf(
-  job: Job<ReconcileJobData>,
-  alerts: AlertStore,
-  deliveries: DeliveryStore,
-): Promise<string> {
-  const { groupId, incidentId, deliveryId } = job.data;
-  const snapshot = await alerts.loadIncident(groupId, incidentId).catch(() => undefined);
-  const found = snapshot?.deliveries.find((d) => d.id === deliveryId);
-  if (found) return found.kind;
-  // Destinations added by escalation live in the incident's flags, not in the snapshot.
-  const flags = await deliveries.loadFlags(groupId, incidentId).catch(() => undefined);
-  return flags?.extraDeliveries?.find((d) => d.id === deliveryId)?.kind ?? 'unknown';
-}
-
 export interface WorkerDeps extends ReconcileDeps {
   metrics: Metrics;
   connection: Redis;
@@ -43,10 +30,28 @@ export interface WorkerDeps extends ReconcileDeps {
   jobLockMs?: number;
 }
 
-export function startDeliveryWorker(deps: WorkerDeps): Worker<ReconcileJobData> {
+/** Worker slots per process for one channel kind: its own key if set, else `delivery.concurrency`. */
+export function concurrencyOf(delivery: Policy['delivery'], kind: ChannelKind): number {
+  switch (kind) {
+    case 'slack':
+      return delivery.slack_concurrency ?? delivery.concurrency;
+    case 'email':
+      return delivery.email_concurrency ?? delivery.concurrency;
+  }
+}
+
+/**
+ * One worker per channel kind, each on its own queue with its own slots: a destination that hangs can hold
+ * every slot of its kind, never those of another kind.
+ */
+export function startDeliveryWorkers(deps: WorkerDeps): Record<ChannelKind, Worker<ReconcileJobData>> {
+  return { slack: startDeliveryWorker('slack', deps), email: startDeliveryWorker('email', deps) };
+}
+
+function startDeliveryWorker(kind: ChannelKind, deps: WorkerDeps): Worker<ReconcileJobData> {
   const { policy, metrics, logger } = deps;
   const worker = new Worker<ReconcileJobData>(
-    DELIVERY_QUEUE,
+    DELIVERY_QUEUES[kind],
     async (job, token) => {
       try {
         const result = await reconcileDelivery(job.data, deps);
@@ -55,14 +60,17 @@ export function startDeliveryWorker(deps: WorkerDeps): Worker<ReconcileJobData> 
         return result;
       } catch (error) {
         if (error instanceof RateLimitedError) {
-          if (error.reason !== 'lock') metrics.rateLimitWaits.inc({ channel: 'slack' });
+          if (error.reason !== 'lock') metrics.rateLimitWaits.inc({ channel: kind });
+          // The pace gate gave this job a slot of its own: sleep until exactly then. A 429 or a busy lock
+          // has no slot, so spread those wake-ups a little.
+          const jitter = error.reason === 'pace' ? 0 : Math.floor(Math.random() * 250);
           // Back to delayed without spending an attempt: a rate limit is not a failure.
-          await job.moveToDelayed(Date.now() + error.waitMs + Math.floor(Math.random() * 250), token);
+          await job.moveToDelayed(Date.now() + error.waitMs + jitter, token);
           throw new DelayedError();
         }
         if (error instanceof PermanentDeliveryError) throw new UnrecoverableError(error.message);
         if (error instanceof TransientDeliveryError) {
-          metrics.deliveryRetries.inc({ channel: await channelOf(job, deps.alerts, deps.deliveries) });
+          metrics.deliveryRetries.inc({ channel: kind });
           logger.warn(
             { jobId: job.id, ...job.data, attempt: job.attemptsMade + 1, reason: error.message },
             'delivery failed; will retry',
@@ -74,7 +82,7 @@ export function startDeliveryWorker(deps: WorkerDeps): Worker<ReconcileJobData> 
     {
       connection: deps.connection,
       prefix: queuePrefix(policy.redis_prefix),
-      concurrency: policy.delivery.concurrency,
+      concurrency: concurrencyOf(policy.delivery, kind),
       ...(deps.jobLockMs ? { lockDuration: deps.jobLockMs, stalledInterval: deps.jobLockMs } : {}),
       settings: {
         backoffStrategy: (attemptsMade: number) =>
@@ -86,15 +94,15 @@ export function startDeliveryWorker(deps: WorkerDeps): Worker<ReconcileJobData> 
     if (!job) return;
     const final = error.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
     if (!final) return;
-    void channelOf(job, deps.alerts, deps.deliveries).then((channel) => {
-      metrics.deadLetters.inc({ channel });
-      metrics.deliveries.inc({ channel, outcome: 'dead_lettered' });
-      logger.error(
-        { jobId: job.id, ...job.data, channel, attempts: job.attemptsMade, reason: error.message },
-        'delivery dead-lettered; list with `npm run dlq -- list`, retry with `npm run dlq -- retry`',
-      );
-    });
+    metrics.deadLetters.inc({ channel: kind });
+    metrics.deliveries.inc({ channel: kind, outcome: 'dead_lettered' });
+    logger.error(
+      { jobId: job.id, ...job.data, channel: kind, attempts: job.attemptsMade, reason: error.message },
+      'delivery dead-lettered; list with `npm run dlq -- list`, retry with `npm run dlq -- retry`',
+    );
   });
-  worker.on('error', (error) => logger.error({ err: { message: error.message } }, 'worker error'));
+  worker.on('error', (error) =>
+    logger.error({ err: { message: error.message }, channel: kind }, 'worker error'),
+  );
   return worker;
 }

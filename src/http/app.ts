@@ -5,13 +5,16 @@
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import type { Config } from '../config/config.js';
+import { hasFiringAlert } from '../dedupe/merge.js';
 import { ContentionError, type IngestDeps, ingestWebhook } from '../ingest.js';
+import { groupIdOf } from '../model.js';
 import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
+import { boundedLabel, HTTP_STATUS_LABELS, type Metrics, SEVERITY_LABELS } from '../observability/metrics.js';
 import { parseWebhook, type WebhookAlert } from '../receive/schema.js';
+import { ReplicationError } from '../store/replicas.js';
 import { isAuthorized } from './auth.js';
 import { ApiError, errorResponse } from './errors.js';
-import { checkDeclaredLength, readBody } from './read-body.js';
+import { ClientAbortedError, checkDeclaredLength, readBody } from './read-body.js';
 
 export interface AppDeps extends IngestDeps {
   config: Pick<Config, 'role' | 'webhookToken' | 'maxBodyBytes'>;
@@ -38,7 +41,7 @@ function countAlerts(metrics: Metrics, alerts: readonly WebhookAlert[]): void {
   let severity = '';
   let run = 0;
   for (const alert of alerts) {
-    const alertSeverity = alert.labels.severity ?? 'none';
+    const alertSeverity = boundedLabel(alert.labels.severity ?? 'none', SEVERITY_LABELS);
     if (run > 0 && (alert.status !== status || alertSeverity !== severity)) {
       metrics.alertsReceived.inc({ status, severity }, run);
       run = 0;
@@ -73,7 +76,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     await next();
     // A handler that returns its own Response object bypasses the prepared headers.
     if (!c.res.headers.has('X-Request-Id')) c.header('X-Request-Id', requestId);
-    metrics.httpRequests.inc({ route: c.req.routePath || 'unmatched', status: String(c.res.status) });
+    metrics.httpRequests.inc({
+      route: c.req.routePath || 'unmatched',
+      status: boundedLabel(String(c.res.status), HTTP_STATUS_LABELS),
+    });
   });
 
   app.onError((error, c) => {
@@ -129,6 +135,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     } catch (error) {
       if (error instanceof ApiError)
         reject(error.code === 'payload_too_large' ? 'too_large' : 'content_type', error);
+      if (error instanceof ClientAbortedError) {
+        // Nobody is left to read an answer; 499 (nginx's "client closed request") only labels the count.
+        metrics.requestsRejected.inc({ reason: 'aborted' });
+        log.debug({ received: error.received }, 'client went away before its body was read');
+        return c.body(null, 499 as 200);
+      }
       throw error;
     }
     let json: unknown;
@@ -146,6 +158,28 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }
     const { payload } = parsed;
     countAlerts(metrics, payload.alerts);
+    // A webhook without a firing alert cannot open an incident (see hasFiringAlert). For a group with no
+    // incident it is answered 200 and ignored rather than 422: Alertmanager can send it (a resolve of a group
+    // whose state expired, or that fired while the relay was not its receiver), and a 4xx would count as a
+    // failed notification in Alertmanager. One extra Redis read, only for webhooks with no firing alert.
+    if (!hasFiringAlert(payload)) {
+      let stored: Awaited<ReturnType<typeof deps.store.loadGroup>>;
+      try {
+        stored = await deps.store.loadGroup(groupIdOf(payload.receiver, payload.groupKey));
+      } catch (error) {
+        metrics.requestsRejected.inc({ reason: 'unavailable' });
+        log.warn({ err: error }, 'webhook not stored; Alertmanager will retry');
+        throw new ApiError('unavailable', 'not stored, retry later: Redis is unavailable or slow');
+      }
+      if (!stored.snapshot) {
+        metrics.webhooksIgnored.inc({ reason: 'no_firing_alert' });
+        log.info(
+          { alerts: payload.alerts.length, status: payload.status },
+          'webhook ignored: no firing alert and no open incident',
+        );
+        return c.json({ status: 'ignored', reason: 'no_firing_alert' }, 200);
+      }
+    }
     const stopTimer = metrics.enqueueDuration.startTimer();
     try {
       const result = await ingestWebhook(payload, ingestDeps);
@@ -166,8 +200,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         200,
       );
     } catch (error) {
-      metrics.requestsRejected.inc({ reason: 'unavailable' });
-      const detail = error instanceof ContentionError ? error.message : 'Redis is unavailable or slow';
+      // 'replicas': stored on the master, but not confirmed on REDIS_MIN_REPLICAS replicas.
+      metrics.requestsRejected.inc({
+        reason: error instanceof ReplicationError ? 'replicas' : 'unavailable',
+      });
+      const detail =
+        error instanceof ContentionError || error instanceof ReplicationError
+          ? error.message
+          : 'Redis is unavailable or slow';
       log.warn({ err: error }, 'webhook not stored; Alertmanager will retry');
       throw new ApiError('unavailable', `not stored, retry later: ${detail}`);
     }

@@ -15,6 +15,17 @@ function tooLarge(limit: number): ApiError {
   );
 }
 
+/**
+ * The client went away before its body was complete (closed the connection, timed out on its side). Not a
+ * server error: nobody is left to answer, so it is counted as aborted and logged at debug.
+ */
+export class ClientAbortedError extends Error {
+  override name = 'ClientAbortedError';
+  constructor(readonly received: number) {
+    super(`the client went away after ${received} bytes of its body`);
+  }
+}
+
 export function checkDeclaredLength(c: Context, limit: number): void {
   const declared = c.req.header('content-length');
   if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
@@ -23,14 +34,22 @@ export function checkDeclaredLength(c: Context, limit: number): void {
 async function readIncoming(incoming: IncomingMessage, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of incoming as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      incoming.pause();
-      throw tooLarge(limit);
+  try {
+    for await (const chunk of incoming as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) {
+        incoming.pause();
+        throw tooLarge(limit);
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    // A stream that fails while reading a request body fails because its socket did (ECONNRESET "aborted").
+    throw new ClientAbortedError(size);
   }
+  // Node ends an aborted request's stream without an error in some versions: a short body is an abort too.
+  if (incoming.complete === false) throw new ClientAbortedError(size);
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
 }
 
@@ -40,7 +59,9 @@ async function readWebStream(body: ReadableStream<Uint8Array> | null, limit: num
   let size = 0;
   const reader = body.getReader();
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await reader.read().catch(() => {
+      throw new ClientAbortedError(size);
+    });
     if (done) break;
     size += value.length;
     if (size > limit) {

@@ -4,6 +4,19 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
+/**
+ * Label values must come from a known set: a label fed raw input (a severity an alert made up) makes one
+ * series per value, and 3,000 made-up severities made a 3.2 MB /metrics. Anything else is counted as 'other'.
+ */
+export const SEVERITY_LABELS: ReadonlySet<string> = new Set(['critical', 'warning', 'info', 'none']);
+export const HTTP_STATUS_LABELS: ReadonlySet<string> = new Set(
+  ['200', '201', '202', '204', '301', '302', '303', '304', '400', '401', '403', '404', '405', '409', '410']
+    .concat(['413', '415', '422', '429', '499', '500', '502', '503', '504']),
+);
+export function boundedLabel(value: string, known: ReadonlySet<string>): string {
+  return known.has(value) ? value : 'other';
+}
+
 export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
@@ -25,6 +38,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     webhooksDeduplicated: new Counter({
       name: 'relay_webhooks_deduplicated_total',
       help: 'Valid webhooks that changed nothing (HA copies, retries, repeats) and enqueued nothing',
+      registers,
+    }),
+    webhooksIgnored: new Counter({
+      name: 'relay_webhooks_ignored_total',
+      help: 'Valid webhooks answered 200 that changed nothing and opened nothing, by reason (no_firing_alert: no firing alert and no open incident)',
+      labelNames: ['reason'] as const,
       registers,
     }),
     requestsRejected: new Counter({
@@ -89,14 +108,46 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     duplicatePosts: new Counter({
       name: 'relay_duplicate_posts_total',
-      help: 'Messages possibly sent twice because a worker died between the send and its record',
+      help: 'Messages sent twice: Slack root copies found in the channel (and deleted); emails resent after a send whose outcome was unknown (no look-up exists for mail)',
       labelNames: ['channel'] as const,
+      registers,
+    }),
+    slackMessagesAdopted: new Counter({
+      name: 'relay_slack_messages_adopted_total',
+      help: 'Slack messages (kind: root or reply) found by their metadata after a post whose answer was lost, and adopted instead of posted again',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+    slackDuplicatesDeleted: new Counter({
+      name: 'relay_slack_duplicates_deleted_total',
+      help: 'Late copies of a Slack root message (committed by Slack after the relay looked) deleted with chat.delete',
+      registers,
+    }),
+    slackLookupUnavailable: new Counter({
+      name: 'relay_slack_lookup_unavailable_total',
+      help: 'Slack look-ups (of a root or reply whose answer was lost) that could not run (missing_scope, not_in_channel, channel_not_found) and fell back to posting',
+      labelNames: ['reason'] as const,
       registers,
     }),
     previewMode: new Gauge({
       name: 'relay_preview_mode',
       help: '1 when the channel writes to the outbox folder instead of sending',
       labelNames: ['channel'] as const,
+      registers,
+    }),
+    redisReplicas: new Gauge({
+      name: 'relay_redis_replicas',
+      help: 'Redis replicas that confirmed the last commit (WAIT) or were in sync at the last check; compare with relay_redis_min_replicas',
+      registers,
+    }),
+    redisMinReplicas: new Gauge({
+      name: 'relay_redis_min_replicas',
+      help: 'REDIS_MIN_REPLICAS: replicas a commit must reach before a webhook is answered 2xx (below it: 503)',
+      registers,
+    }),
+    alertsResolvedByCheck: new Counter({
+      name: 'relay_alertmanager_resolved_alerts_total',
+      help: 'Alerts the relay resolved because no answering Alertmanager reports them any more (it sends no resolve for an alert silenced or inhibited when it ended)',
       registers,
     }),
     contextUnavailable: new Counter({

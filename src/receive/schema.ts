@@ -4,7 +4,38 @@
  */
 import { z } from 'zod';
 
-const timestamp = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an RFC 3339 timestamp');
+/**
+ * RFC 3339 exactly as Alertmanager (Go's time.RFC3339Nano) writes it: a four-digit year, a date that exists,
+ * a time zone. `Date.parse` alone takes "0", "2026-02-30T…" and "+275760-…", which then render as nonsense
+ * ("Firing since 00:00 UTC (9827d 15h)").
+ */
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
+/** Go's zero time: Alertmanager's "no end" in endsAt. */
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+export function isRfc3339(value: string): boolean {
+  const m = RFC3339.exec(value);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+  if (days === undefined || day < 1 || day > days || hour > 23 || minute > 59 || second > 59) return false;
+  if (m[9] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) return false;
+  return !Number.isNaN(Date.parse(value));
+}
+
+const RFC3339_MESSAGE = 'must be an RFC 3339 timestamp such as 2026-11-26T05:00:00Z';
+const startsAtSchema = z
+  .string()
+  .refine((s) => isRfc3339(s) && s !== ZERO_TIME, `${RFC3339_MESSAGE} (and not the zero time)`);
+const endsAtSchema = z.string().refine(isRfc3339, `${RFC3339_MESSAGE}, or ${ZERO_TIME} for no end`);
 const alertStatus = z.enum(['firing', 'resolved']);
 
 /** The webhook schema over a given label-set schema (see fastWebhookSchema for why there are two). */
@@ -13,8 +44,8 @@ function webhookSchemaWith(labelSet: z.ZodType<Record<string, string>>) {
     status: alertStatus,
     labels: labelSet,
     annotations: labelSet.default({}),
-    startsAt: timestamp,
-    endsAt: timestamp,
+    startsAt: startsAtSchema,
+    endsAt: endsAtSchema,
     generatorURL: z.string().default(''),
     fingerprint: z.string().min(1).max(64),
   });

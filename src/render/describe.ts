@@ -2,6 +2,7 @@
  * Plain-text facts about an incident shared by the Slack and email renderers. No markup here: each
  * renderer escapes for its own medium, so a label value is always data.
  */
+import { encodeComponent } from '../context/safe-text.js';
 import type { AlertState, IncidentSnapshot } from '../model.js';
 
 /** Labels that say which thing is affected, in the order a dispatcher looks for them. */
@@ -73,7 +74,9 @@ export function formatElapsed(ms: number): string {
 }
 
 export function formatTime(ms: number): string {
-  return `${new Date(ms).toISOString().slice(11, 16)} UTC`;
+  // A snapshot stored before timestamps were checked may hold one Date cannot represent; toISOString throws.
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? 'an unknown time' : `${date.toISOString().slice(11, 16)} UTC`;
 }
 
 export function sinceText(alert: AlertState, now: number): string {
@@ -89,12 +92,17 @@ export function runbookOf(snapshot: IncidentSnapshot, catalogRunbook?: string): 
   );
 }
 
-/** Only http(s) links are rendered: a label or annotation must not smuggle javascript: or mailto: links. */
+/**
+ * Only http(s) links are rendered: a label or annotation must not smuggle javascript: or mailto: links. The
+ * URL parser leaves `|` as it is, and in Slack's `<url|text>` the first `|` ends the URL: an annotation
+ * `http://evil.example/a|Official runbook` would choose the link's visible text. So `|` is encoded.
+ */
 export function safeUrl(url: string | undefined): string | undefined {
   if (!url) return undefined;
   try {
     const parsed = new URL(url);
-    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.toString() : undefined;
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return undefined;
+    return parsed.toString().replace(/\|/g, '%7C');
   } catch {
     return undefined;
   }
@@ -106,7 +114,7 @@ export function alertmanagerUrl(snapshot: IncidentSnapshot): string | undefined 
   const filter = `{${Object.entries(snapshot.groupLabels)
     .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)
     .join(',')}}`;
-  return `${base.replace(/\/+$/, '')}/#/alerts?receiver=${encodeURIComponent(snapshot.receiver)}&filter=${encodeURIComponent(filter)}`;
+  return `${base.replace(/\/+$/, '')}/#/alerts?receiver=${encodeComponent(snapshot.receiver)}&filter=${encodeComponent(filter)}`;
 }
 
 export function countByStatus(snapshot: IncidentSnapshot): { firing: number; resolved: number } {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
-import type { ChangeSummary } from '../deliver/plan.js';
+import type { ChangeSummary, StaleAlertmanager } from '../deliver/plan.js';
 import { formatElapsed, formatTime } from './describe.js';
 import { headlineOf, type MessageView } from './view.js';
 
@@ -18,7 +18,8 @@ export type EmailEvent =
   | { kind: 'firing' }
   | { kind: 'change'; change: ChangeSummary }
   | { kind: 'reminder'; number: number }
-  | { kind: 'stale'; lastSeenAt: number }
+  /** `alertmanager`: set when ALERTMANAGER_URL is (see renderStaleReply). */
+  | { kind: 'stale'; lastSeenAt: number; alertmanager?: StaleAlertmanager }
   | { kind: 'acknowledged'; by: string; at: number };
 
 export interface RenderedEmail {
@@ -83,11 +84,24 @@ function describeEvent(event: EmailEvent, view: MessageView, now: number): { lab
     }
     case 'reminder':
       return { label: `Reminder ${event.number}`, text: `Still firing after ${view.duration}.` };
-    case 'stale':
+    case 'stale': {
+      const since = `since ${formatTime(event.lastSeenAt)} (${formatElapsed(now - event.lastSeenAt)} ago)`;
+      const am = event.alertmanager;
+      if (am && !am.answered)
+        return {
+          label: 'Alertmanager unreachable',
+          text: `Alertmanager at ${am.urls.join(', ')} cannot be reached, and it has not re-sent this group ${since}: the relay cannot tell whether the alerts still fire. Reminders stop until Alertmanager answers or re-sends the group; check that it is up and reachable from the relay.`,
+        };
+      if (am)
+        return {
+          label: 'Alerts unknown to Alertmanager',
+          text: `Alertmanager at ${am.urls.join(', ')} answers but does not report these alerts, and Alertmanager has not re-sent this group ${since}. Either ALERTMANAGER_URL does not name the Alertmanagers that send them, or they restarted and have not heard from Prometheus yet. Reminders stop until the group is re-sent or reported.`,
+        };
       return {
         label: 'No heartbeat',
-        text: `Alertmanager has not re-sent this group since ${formatTime(event.lastSeenAt)} (${formatElapsed(now - event.lastSeenAt)} ago); reminders stop until it does.`,
+        text: `Alertmanager has not re-sent this group ${since}. Either the alerts ended while silenced or inhibited (Alertmanager then sends no resolve), or Alertmanager or its route to the relay is down: look the group up in Alertmanager. Reminders stop until it re-sends.`,
       };
+    }
     case 'acknowledged':
       return {
         label: 'Acknowledged',

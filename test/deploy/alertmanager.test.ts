@@ -245,7 +245,7 @@ describe('alertmanager.yml', () => {
   it('reads every secret from a file that docker compose mounts into the Alertmanager container', () => {
     const compose = readYaml<ComposeFile>(join(monitoringDir, 'docker-compose.monitoring.yml'));
     const mounted = new Set(compose.services.alertmanager?.secrets);
-    const referenced = [...JSON.stringify(config).matchAll(/\/run\/secrets\/([a-z0-9_]+)/g)].map(
+    const referenced = [...JSON.stringify(config).matchAll(/\/run\/secrets\/([a-z0-9_-]+)/g)].map(
       (m) => m[1]!,
     );
     expect(referenced.length).toBeGreaterThan(0);

@@ -205,14 +205,14 @@ export interface ClusterStatus {
 }
 
 export async function alertmanagerStatus(url: string): Promise<{ cluster: ClusterStatus }> {
-  const res = await fetch(`${url}/api/v2/status`, { signal: AbortSignal.timeout(2000) });
+  const res = await fetch(`${url}/api/v2/status`, { signal: AbortSignal.timeout(30_000) });
   if (!res.ok) throw new Error(`${url}/api/v2/status answered ${res.status}`);
   return (await res.json()) as { cluster: ClusterStatus };
 }
 
 /** Sum of `alertmanager_notifications_total{integration="webhook"}` on one replica: webhooks it sent. */
 export async function webhookNotificationsSent(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(30_000) })).text();
   let total = 0;
   for (const match of text.matchAll(
     /^alertmanager_notifications_total\{[^}]*integration="webhook"[^}]*\}\s+(\S+)$/gm,
@@ -360,7 +360,7 @@ export class PrometheusLikeSender {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
             body,
-            signal: AbortSignal.timeout(2000),
+            signal: AbortSignal.timeout(30_000),
           });
           if (!res.ok) this.errors.push(`${url}: ${res.status} ${await res.text()}`);
         } catch (error) {

@@ -27,6 +27,9 @@ fallback_route: critical
 delivery:
   slack_pace: 0.05
   stale_after: 60
+  # Nothing here hangs: a short timeout would only fire on a loaded machine and resend (duplicate) mails.
+  slack_timeout: 30
+  smtp_timeout: 30
 `;
 
 let fake: FakeSlack;
@@ -152,15 +155,30 @@ describe('Slack interactions', () => {
     const subject = (m: { subject?: string | undefined }) => m.subject ?? '';
     const mailsFor = () =>
       sink.messages.filter((m) => (m.headers.get('x-relay-incident') as string | undefined) === incidentId);
+    const eventOf = (m: { text?: string | undefined }) => (m.text ?? '').split('\n')[0];
+    // Every email list of the incident hears it: the on-call list and the QA list that escalation adds (the
+    // fixture's pharma shipment is past its excursion budget). Counting once the first list had its mail let
+    // the other list's "Acknowledged" arrive during the quiet period below ("expected 6 to be 5" under load).
+    const destinations = (await (
+      await fetch(`${relay.url}/api/incidents/${incidentId}`, { headers: auth })
+    ).json()) as { deliveries: { kind: string; target: string }[] };
+    // A delivery's target is its comma-separated address list, the mail's envelope recipients joined.
+    const lists = destinations.deliveries.filter((d) => d.kind === 'email').map((d) => d.target);
+    expect(lists).toContain('oncall@coldchain.example');
     await sink.waitFor(
-      () => mailsFor().some((m) => (m.text ?? '').includes('Acknowledged by @maria')),
-      10_000,
+      () =>
+        lists.every((list) =>
+          mailsFor().some((m) => m.to.join(',') === list && eventOf(m) === 'Acknowledged'),
+        ),
+      20_000,
     );
+    expect(mailsFor().find((m) => eventOf(m) === 'Acknowledged')?.text).toContain('Acknowledged by @maria');
     const repliesAfter = fake.replies(root.ts).length;
     const mailsAfter = mailsFor().length;
     await new Promise((r) => setTimeout(r, 3000));
     expect(fake.replies(root.ts).length).toBe(repliesAfter);
-    expect(mailsFor().length).toBe(mailsAfter);
+    const events = () => mailsFor().map((m) => `${m.to.join(',')}: ${eventOf(m)} ${m.messageId}`);
+    expect(mailsFor().length, events().join(' | ')).toBe(mailsAfter);
     expect(mailsFor().every((m) => subject(m).includes('ReeferTemperatureExcursion'))).toBe(true);
 
     const detail = (await (

@@ -54,7 +54,9 @@ function depsWith(alertStore: AlertStore, onFinishError?: IngestDeps['onFinishEr
 }
 
 async function waitingJobsOf(incidentId: string): Promise<number> {
-  return (await queue.queue.getJobs(['waiting'])).filter((j) => j.data.incidentId === incidentId).length;
+  // Delivery jobs all carry a priority: waiting ones sit in BullMQ's prioritized set.
+  return (await queue.getJobs(['waiting', 'prioritized'])).filter((j) => j.data.incidentId === incidentId)
+    .length;
 }
 
 describe('bookkeeping after the answer', () => {

@@ -95,7 +95,7 @@ describe('a failure between storing the snapshot and queueing its jobs', () => {
       const retry = await ingestWebhook(payload, deps);
       expect(retry.duplicate).toBe(false);
       expect(retry.jobs).toBe(2);
-      const waiting = await real.queue.getJobs(['waiting']);
+      const waiting = await real.getJobs(['waiting', 'prioritized']);
       expect(waiting.filter((j) => j.data.incidentId === retry.incidentId)).toHaveLength(2);
       const third = await ingestWebhook(payload, deps);
       expect(third).toMatchObject({ duplicate: true, jobs: 0 });

@@ -2,10 +2,9 @@
  * The receiver against a real listening server and the real Redis: auth, limits, content type, JSON,
  * schema, deduplication (HA copies, concurrent copies at two relay processes), durability.
  */
-import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DELIVERY_QUEUE, queuePrefix, type ReconcileJobData } from '../../src/enqueue/delivery-queue.js';
+import { BullDeliveryQueue, type ReconcileJobData } from '../../src/enqueue/delivery-queue.js';
 import { groupIdOf } from '../../src/model.js';
 import { type RunningRelay, startRelay } from '../../src/relay.js';
 import { testConfig } from '../support/config.js';
@@ -19,7 +18,7 @@ const prefix = uniquePrefix('webhook');
 const LIMIT = 512 * 1024;
 let relay: RunningRelay;
 let other: RunningRelay;
-let queue: Queue<ReconcileJobData>;
+let queue: BullDeliveryQueue;
 let redis: Redis;
 
 beforeAll(async () => {
@@ -33,7 +32,7 @@ beforeAll(async () => {
   relay = await startRelay(config);
   other = await startRelay(config);
   redis = new Redis(REDIS_URL);
-  queue = new Queue<ReconcileJobData>(DELIVERY_QUEUE, { connection: redis, prefix: queuePrefix(prefix) });
+  queue = new BullDeliveryQueue(redis, { prefix, attempts: 1, retentionSeconds: 60 });
 });
 
 afterAll(async () => {
@@ -47,7 +46,7 @@ afterAll(async () => {
 const webhook = (r: RunningRelay = relay) => `${r.url}/webhook/alertmanager`;
 
 async function jobsOf(incidentId: string): Promise<ReconcileJobData[]> {
-  const jobs = await queue.getJobs(['waiting', 'delayed', 'active']);
+  const jobs = await queue.getJobs(['waiting', 'prioritized', 'delayed', 'active']);
   return jobs.filter((j) => j.data.incidentId === incidentId).map((j) => j.data);
 }
 

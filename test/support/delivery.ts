@@ -32,8 +32,10 @@ export function policyYaml(options: PolicyOptions = {}): string {
     slack_pace: 0.2,
     stale_after: 4,
     shutdown_grace: 1,
-    slack_timeout: 2,
-    smtp_timeout: 2,
+    // Generous on purpose: a healthy send must never depend on the machine's speed. A test that injects a
+    // fake that hangs sets a short timeout of its own.
+    slack_timeout: 30,
+    smtp_timeout: 30,
     ...options.delivery,
   };
   return `routes:

@@ -238,6 +238,135 @@ describe('fake Slack', () => {
     );
   });
 
+  it('keeps metadata and returns it from conversations.history only with include_all_metadata', async () => {
+    const metadata = {
+      event_type: 'relay_incident',
+      event_payload: { incident_id: 'i1', delivery_id: 'd1' },
+    };
+    const first = await slack.chat.postMessage({ channel: '#alerts-critical', text: 'one', metadata });
+    const second = await slack.chat.postMessage({ channel: '#alerts-critical', text: 'two' });
+    await slack.chat.postMessage({ channel: '#alerts-critical', text: 'reply', thread_ts: first.ts });
+    await slack.chat.postMessage({ channel: '#alerts-warning', text: 'elsewhere' });
+
+    const plain = await slack.conversations.history({ channel: 'C0CRIT' });
+    // Newest first, top-level only, no metadata unless asked for.
+    expect(plain.messages?.map((m) => m.text)).toEqual(['two', 'one']);
+    expect(plain.messages?.[1]?.metadata).toBeUndefined();
+    const full = await slack.conversations.history({ channel: 'C0CRIT', include_all_metadata: true });
+    expect(full.messages?.[1]?.metadata).toEqual(metadata);
+
+    // oldest/latest are exclusive, limit pages with a cursor.
+    const after = await slack.conversations.history({ channel: 'C0CRIT', oldest: first.ts });
+    expect(after.messages?.map((m) => m.ts)).toEqual([second.ts]);
+    const paged = await slack.conversations.history({ channel: 'C0CRIT', limit: 1 });
+    expect(paged.has_more).toBe(true);
+    const next = await slack.conversations.history({
+      channel: 'C0CRIT',
+      limit: 1,
+      cursor: paged.response_metadata?.next_cursor,
+    });
+    expect(next.messages?.map((m) => m.text)).toEqual(['one']);
+    expect(next.has_more).toBe(false);
+
+    // Like Slack, history needs the id.
+    const byName = await rejection(slack.conversations.history({ channel: '#alerts-critical' }));
+    expect((byName as WebAPIPlatformError).data.error).toBe('channel_not_found');
+  });
+
+  it('lists a thread with conversations.replies: the parent, then its replies, with metadata when asked', async () => {
+    const metadata = { event_type: 'relay_reply', event_payload: { reply: 'reminder:1' } };
+    const root = await slack.chat.postMessage({ channel: '#alerts-critical', text: 'root' });
+    await slack.chat.postMessage({ channel: 'C0CRIT', text: 'r1', thread_ts: root.ts, metadata });
+    const thread = await slack.conversations.replies({
+      channel: 'C0CRIT',
+      ts: root.ts ?? '',
+      include_all_metadata: true,
+    });
+    expect(thread.messages?.map((m) => m.text)).toEqual(['root', 'r1']);
+    expect(thread.messages?.[1]?.metadata).toEqual(metadata);
+    const missing = await rejection(slack.conversations.replies({ channel: 'C0CRIT', ts: '1.000100' }));
+    expect((missing as WebAPIPlatformError).data.error).toBe('thread_not_found');
+  });
+
+  it('answers missing_scope when the token lacks a scope, and names the scopes in x-oauth-scopes', async () => {
+    const scopes = (await slack.auth.test()).response_metadata?.scopes;
+    expect(scopes).toContain('channels:history');
+    fake.scopes = fake.scopes.filter((s) => s !== 'channels:history');
+    expect((await slack.auth.test()).response_metadata?.scopes).not.toContain('channels:history');
+    const error = await rejection(slack.conversations.history({ channel: 'C0CRIT' }));
+    expect((error as WebAPIPlatformError).data).toMatchObject({
+      error: 'missing_scope',
+      needed: 'channels:history',
+    });
+    fake.reset();
+    await expect(slack.conversations.history({ channel: 'C0CRIT' })).resolves.toMatchObject({ ok: true });
+  });
+
+  it('answers not_in_channel for history until the bot joins', async () => {
+    fake.members.delete('C0CRIT');
+    const error = await rejection(slack.conversations.history({ channel: 'C0CRIT' }));
+    expect((error as WebAPIPlatformError).data.error).toBe('not_in_channel');
+    await expect(slack.conversations.join({ channel: 'C0CRIT' })).resolves.toMatchObject({
+      ok: true,
+      channel: { id: 'C0CRIT', is_member: true },
+    });
+    await expect(slack.conversations.history({ channel: 'C0CRIT' })).resolves.toMatchObject({ ok: true });
+  });
+
+  it('lists channels and deletes messages by channel id', async () => {
+    const list = await slack.conversations.list({ types: 'public_channel,private_channel', limit: 2 });
+    expect(list.channels).toHaveLength(2);
+    expect(list.response_metadata?.next_cursor).not.toBe('');
+    const posted = await slack.chat.postMessage({ channel: '#alerts-info', text: 'x' });
+    await expect(slack.chat.delete({ channel: 'C0INFO', ts: posted.ts ?? '' })).resolves.toMatchObject({
+      ok: true,
+    });
+    expect(fake.messages.size).toBe(0);
+    expect(fake.deleted.map((m) => m.ts)).toEqual([posted.ts]);
+    const again = await rejection(slack.chat.delete({ channel: 'C0INFO', ts: posted.ts ?? '' }));
+    expect((again as WebAPIPlatformError).data.error).toBe('message_not_found');
+  });
+
+  it('lateAnswer commits the post at once and answers after the client gave up', async () => {
+    const impatient = new WebClient(DEFAULT_SLACK_TOKEN, {
+      slackApiUrl: fake.url,
+      retryConfig: { retries: 0 },
+      timeout: 300,
+      logLevel: LogLevel.ERROR,
+    });
+    fake.failNext('chat.postMessage', { kind: 'lateAnswer', afterMs: 60_000 });
+    const error = await rejection(impatient.chat.postMessage({ channel: '#alerts-critical', text: 'x' }));
+    expect(error).toBeInstanceOf(WebAPIRequestError);
+    expect(fake.topLevelMessages('C0CRIT').map((m) => m.text)).toEqual(['x']);
+    expect(fake.calls[0]?.response.status).toBe(200);
+  });
+
+  it('reset (with commit) closes the connection after carrying out the call', async () => {
+    fake.failNext('chat.postMessage', { kind: 'reset', commit: true });
+    fake.failNext('chat.postMessage', { kind: 'reset' });
+    await expect(
+      slack.chat.postMessage({ channel: '#alerts-critical', text: 'kept' }),
+    ).rejects.toBeInstanceOf(WebAPIRequestError);
+    await expect(
+      slack.chat.postMessage({ channel: '#alerts-critical', text: 'lost' }),
+    ).rejects.toBeInstanceOf(WebAPIRequestError);
+    expect(fake.topLevelMessages('C0CRIT').map((m) => m.text)).toEqual(['kept']);
+  });
+
+  it('lateCommit carries out the held post right after the next post', async () => {
+    const impatient = new WebClient(DEFAULT_SLACK_TOKEN, {
+      slackApiUrl: fake.url,
+      retryConfig: { retries: 0 },
+      timeout: 300,
+      logLevel: LogLevel.ERROR,
+    });
+    fake.failNext('chat.postMessage', { kind: 'lateCommit' });
+    await rejection(impatient.chat.postMessage({ channel: '#alerts-critical', text: 'late' }));
+    expect(fake.messages.size).toBe(0);
+    await slack.chat.postMessage({ channel: '#alerts-critical', text: 'retry' });
+    expect(fake.topLevelMessages('C0CRIT').map((m) => m.text)).toEqual(['retry', 'late']);
+  });
+
   it('reset clears calls, messages and pending faults', async () => {
     await slack.chat.postMessage({ channel: '#alerts-info', text: 'x' });
     fake.failNext('auth.test', { kind: 'http', status: 503 });

@@ -2,6 +2,12 @@
  * A fake Slack Web API on a real loopback port. The relay talks to it through the real @slack/web-api
  * WebClient (slackApiUrl = fake.url), so serialisation, headers, status handling and retries are all
  * exercised exactly as in production; only Slack's side is simulated.
+ *
+ * Methods: auth.test, chat.postMessage, chat.update, chat.delete, chat.postEphemeral, conversations.info,
+ * conversations.history, conversations.replies, conversations.list, conversations.join. Like Slack, every answer carries the token's
+ * scopes in `x-oauth-scopes`, and the methods that need a scope the token lacks answer `missing_scope`
+ * (set `scopes` to take some away); conversations.history answers `not_in_channel` for a channel the bot
+ * is not a member of (see `members`).
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -33,7 +39,25 @@ export type SlackFault =
   /** Never answer: the socket is held until the client gives up, reset() or close(). */
   | { kind: 'timeout' }
   /** HTTP 200 `{ok:false, error}`: WebClient raises WebAPIPlatformError. */
-  | { kind: 'error'; error: SlackErrorCode };
+  | { kind: 'error'; error: SlackErrorCode }
+  /**
+   * Slack is slow to answer: the call is carried out at once (a post is committed and visible to
+   * conversations.history) but the answer is sent only after `afterMs`, when a client with a shorter timeout
+   * has given up. The call is recorded with the answer it was given (late). reset() and close() drop it.
+   */
+  | { kind: 'lateAnswer'; afterMs: number }
+  /**
+   * The connection is closed without an answer after the request arrived (the client sees a socket error,
+   * as for a TCP reset). With `commit: true` the call is carried out first (a post is committed). Recorded
+   * with status 0.
+   */
+  | { kind: 'reset'; commit?: boolean }
+  /**
+   * Slack commits the call only after the client has looked: the request is held unanswered (the client
+   * times out) and carried out later, right after the next call to the same method has been answered,
+   * or after `afterMs` when given. Recorded with status 0; the late message shows in `messages`.
+   */
+  | { kind: 'lateCommit'; afterMs?: number };
 
 export interface SlackResponseBody {
   ok: boolean;
@@ -42,9 +66,9 @@ export interface SlackResponseBody {
 }
 
 export interface SlackCallResponse {
-  /** 0 when the request was held by a timeout fault and never answered. */
+  /** 0 when nothing was answered: held by a timeout or lateCommit fault, or cut by a reset fault. */
   status: number;
-  /** null when nothing was answered (timeout fault). */
+  /** null when nothing was answered (timeout, lateCommit, reset faults). */
   body: SlackResponseBody | null;
 }
 
@@ -93,6 +117,10 @@ export interface FakeSlackOptions {
   rateLimitPerChannel?: RateLimitPerChannel;
   /** Clock for `at` and the per-channel limiter; injectable so pacing tests need not sleep. */
   now?: () => number;
+  /** The bot token's scopes (sent in `x-oauth-scopes`; methods check theirs). Default DEFAULT_SLACK_SCOPES. */
+  scopes?: string[];
+  /** Channel ids the bot is a member of (conversations.history needs membership). Default: every channel. */
+  members?: string[];
 }
 
 export interface FakeSlack {
@@ -109,6 +137,12 @@ export interface FakeSlack {
   readonly rateLimitedCount: number;
   /** Can be changed at runtime; undefined disables the limiter. */
   rateLimitPerChannel: RateLimitPerChannel | undefined;
+  /** The token's scopes; can be changed at runtime (e.g. remove 'channels:history' to get missing_scope). */
+  scopes: string[];
+  /** Channel ids the bot is a member of; conversations.join adds to it. Can be changed at runtime. */
+  readonly members: Set<string>;
+  /** Messages removed by chat.delete, in deletion order; cleared in place by reset(). */
+  readonly deleted: FakeSlackMessage[];
   /** Calls to one method, e.g. `callsTo('chat.postMessage')`. */
   callsTo(method: string): SlackCall[];
   /** Non-reply messages, optionally only those of one channel (id, name or #name). Broadcast replies are not included. */
@@ -122,12 +156,26 @@ export interface FakeSlack {
   failNext(method: string, fault: SlackFault, times?: number): void;
   /** Poll until `predicate` holds; a predicate that throws counts as not yet satisfied. */
   waitFor(predicate: (fake: FakeSlack) => boolean, timeoutMs?: number): Promise<void>;
-  /** Clears calls, messages, queued faults, limiter state and rateLimitedCount, and drops held requests. */
+  /**
+   * Clears calls, messages, deleted messages, queued faults, limiter state and rateLimitedCount, drops held
+   * requests and pending late commits, and restores the configured scopes and members.
+   */
   reset(): void;
   close(): Promise<void>;
 }
 
 export const DEFAULT_SLACK_TOKEN = 'xoxb-test-token';
+/** The relay's bot scopes (deploy/slack-app-manifest.yaml). */
+export const DEFAULT_SLACK_SCOPES: readonly string[] = [
+  'chat:write',
+  'chat:write.public',
+  'chat:write.customize',
+  'channels:read',
+  'groups:read',
+  'channels:history',
+  'groups:history',
+  'channels:join',
+];
 export const DEFAULT_SLACK_CHANNELS: Readonly<Record<string, string>> = {
   'alerts-critical': 'C0CRIT',
   'alerts-warning': 'C0WARN',
@@ -169,6 +217,15 @@ const ok = (fields: Record<string, unknown> = {}): Outcome => ({
 });
 // Slack reports almost every failure as HTTP 200 with ok:false; WebClient relies on that.
 const fail = (error: string): Outcome => ({ status: 200, body: { ok: false, error } });
+/** The scope each scope-checked method needs (all fake channels are public). */
+const NEEDED_SCOPE: Readonly<Record<string, string>> = {
+  'conversations.history': 'channels:history',
+  'conversations.replies': 'channels:history',
+  'conversations.list': 'channels:read',
+  'conversations.join': 'channels:join',
+};
+const HISTORY_MAX_LIMIT = 999;
+const LIST_MAX_LIMIT = 1000;
 const rateLimited = (retryAfterSeconds: number): Outcome => ({
   status: 429,
   headers: { 'retry-after': String(retryAfterSeconds) },
@@ -200,6 +257,9 @@ class FakeSlackServer implements FakeSlack {
   readonly messages = new Map<string, FakeSlackMessage>();
   readonly channels: ReadonlyMap<string, string>;
   rateLimitPerChannel: RateLimitPerChannel | undefined;
+  scopes: string[];
+  readonly members: Set<string>;
+  readonly deleted: FakeSlackMessage[] = [];
   url = '';
   port = 0;
 
@@ -210,6 +270,15 @@ class FakeSlackServer implements FakeSlack {
   private readonly faults: { method: string; fault: SlackFault; remaining: number }[] = [];
   private readonly lastAccepted = new Map<string, number>();
   private readonly held = new Set<ServerResponse>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  /** lateCommit faults waiting for the next call to their method. */
+  private readonly lateCommits: {
+    method: string;
+    args: Record<string, unknown>;
+    token: string | undefined;
+  }[] = [];
+  private readonly configuredScopes: readonly string[];
+  private readonly configuredMembers: readonly string[];
   private lastTsMicros = 0;
   private limited = 0;
   private closed: Promise<void> | undefined;
@@ -219,6 +288,10 @@ class FakeSlackServer implements FakeSlack {
     this.channels = new Map(Object.entries(options.channels ?? DEFAULT_SLACK_CHANNELS));
     this.channelIds = new Set(this.channels.values());
     this.rateLimitPerChannel = options.rateLimitPerChannel;
+    this.configuredScopes = options.scopes ?? DEFAULT_SLACK_SCOPES;
+    this.scopes = [...this.configuredScopes];
+    this.configuredMembers = options.members ?? [...this.channelIds];
+    this.members = new Set(this.configuredMembers);
     this.now = options.now ?? Date.now;
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((error: unknown) => {
@@ -282,7 +355,12 @@ class FakeSlackServer implements FakeSlack {
   reset(): void {
     this.calls.length = 0;
     this.messages.clear();
+    this.deleted.length = 0;
     this.faults.length = 0;
+    this.lateCommits.length = 0;
+    this.scopes = [...this.configuredScopes];
+    this.members.clear();
+    for (const id of this.configuredMembers) this.members.add(id);
     this.lastAccepted.clear();
     this.limited = 0;
     // A request held for the previous test would otherwise leak into the next one's timing.
@@ -302,6 +380,21 @@ class FakeSlackServer implements FakeSlack {
   private releaseHeld(): void {
     for (const res of this.held) res.socket?.destroy();
     this.held.clear();
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  private hold(res: ServerResponse): void {
+    this.held.add(res);
+    res.on('close', () => this.held.delete(res));
+  }
+
+  private later(ms: number, run: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      run();
+    }, ms);
+    this.timers.add(timer);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -351,22 +444,26 @@ class FakeSlackServer implements FakeSlack {
     const callToken = token ?? asString(args.token);
 
     const fault = this.takeFault(method);
-    if (fault?.kind === 'timeout') {
-      this.calls.push({
-        method,
-        body: args,
-        token: callToken,
-        at,
-        response: { status: 0, body: null },
-        fault,
-      });
-      this.held.add(res);
-      res.on('close', () => this.held.delete(res));
+    const unanswered = { status: 0, body: null };
+    if (fault?.kind === 'timeout' || fault?.kind === 'lateCommit') {
+      this.calls.push({ method, body: args, token: callToken, at, response: unanswered, fault });
+      this.hold(res);
+      if (fault.kind === 'lateCommit') {
+        const late = { method, args, token: callToken };
+        if (fault.afterMs === undefined) this.lateCommits.push(late);
+        else this.later(fault.afterMs, () => this.dispatch(method, args, callToken, this.now()));
+      }
+      return;
+    }
+    if (fault?.kind === 'reset') {
+      if (fault.commit && !parsed.error) this.dispatch(method, args, callToken, at);
+      this.calls.push({ method, body: args, token: callToken, at, response: unanswered, fault });
+      req.socket.destroy();
       return;
     }
 
     let outcome: Outcome;
-    if (fault) outcome = this.faultOutcome(fault);
+    if (fault && fault.kind !== 'lateAnswer') outcome = this.faultOutcome(fault);
     else if (parsed.error) outcome = fail(parsed.error);
     else outcome = this.dispatch(method, args, callToken, at);
 
@@ -379,7 +476,28 @@ class FakeSlackServer implements FakeSlack {
       response: { status: outcome.status, body: outcome.body },
       fault,
     });
-    send(res, outcome);
+    this.commitLate(method);
+    const answer = { ...outcome, headers: { 'x-oauth-scopes': this.scopes.join(','), ...outcome.headers } };
+    if (fault?.kind === 'lateAnswer') {
+      this.hold(res);
+      this.later(fault.afterMs, () => {
+        if (!res.destroyed) send(res, answer);
+      });
+      return;
+    }
+    send(res, answer);
+  }
+
+  /** Carries out the lateCommit calls that waited for this method's next call. */
+  private commitLate(method: string): void {
+    const due = this.lateCommits.filter((late) => late.method === method);
+    if (!due.length) return;
+    this.lateCommits.splice(
+      0,
+      this.lateCommits.length,
+      ...this.lateCommits.filter((l) => l.method !== method),
+    );
+    for (const late of due) this.dispatch(late.method, late.args, late.token, this.now());
   }
 
   private takeFault(method: string): SlackFault | undefined {
@@ -391,7 +509,9 @@ class FakeSlackServer implements FakeSlack {
     return entry.fault;
   }
 
-  private faultOutcome(fault: Exclude<SlackFault, { kind: 'timeout' }>): Outcome {
+  private faultOutcome(
+    fault: Exclude<SlackFault, { kind: 'timeout' | 'lateAnswer' | 'reset' | 'lateCommit' }>,
+  ): Outcome {
     switch (fault.kind) {
       case 'rateLimited':
         return rateLimited(fault.retryAfterSeconds);
@@ -413,6 +533,12 @@ class FakeSlackServer implements FakeSlack {
     if (!handler) return fail('unknown_method');
     if (token === undefined) return fail('not_authed');
     if (!this.tokens.has(token)) return fail('invalid_auth');
+    const needed = NEEDED_SCOPE[method];
+    if (needed && !this.scopes.includes(needed))
+      return {
+        status: 200,
+        body: { ok: false, error: 'missing_scope', needed, provided: this.scopes.join(',') },
+      };
     return handler(args, at);
   }
 
@@ -420,6 +546,21 @@ class FakeSlackServer implements FakeSlack {
     'auth.test': () => ok({ url: 'https://cold-chain.slack.com/', ...TEAM, is_enterprise_install: false }),
     'chat.postMessage': (args, at) => this.postMessage(args, at),
     'chat.update': (args, at) => this.update(args, at),
+    'chat.delete': (args) => this.deleteMessage(args),
+    'conversations.history': (args) => this.history(args),
+    'conversations.replies': (args) => this.threadReplies(args),
+    'conversations.list': (args) => this.list(args),
+    'conversations.join': (args) => {
+      const id = asString(args.channel);
+      const name = this.nameOf(id);
+      if (id === undefined || name === undefined) return fail('channel_not_found');
+      const already = this.members.has(id);
+      this.members.add(id);
+      return ok({
+        channel: this.channelObject(id, name),
+        ...(already ? { warning: 'already_in_channel' } : {}),
+      });
+    },
     'chat.postEphemeral': (args) => {
       const channel = this.resolveChannel(args.channel);
       if (!channel) return fail('channel_not_found');
@@ -429,13 +570,110 @@ class FakeSlackServer implements FakeSlack {
     'conversations.info': (args) => {
       // Like Slack, conversations.info only takes an id.
       const id = asString(args.channel);
-      const name = [...this.channels].find(([, channelId]) => channelId === id)?.[0];
+      const name = this.nameOf(id);
       if (id === undefined || name === undefined) return fail('channel_not_found');
-      return ok({
-        channel: { id, name, is_channel: true, is_private: false, is_archived: false, is_member: true },
-      });
+      return ok({ channel: this.channelObject(id, name) });
     },
   };
+
+  private nameOf(id: string | undefined): string | undefined {
+    return [...this.channels].find(([, channelId]) => channelId === id)?.[0];
+  }
+
+  private channelObject(id: string, name: string): Record<string, unknown> {
+    return {
+      id,
+      name,
+      is_channel: true,
+      is_private: false,
+      is_archived: false,
+      is_member: this.members.has(id),
+    };
+  }
+
+  /**
+   * Like Slack: an id only (a '#name' is channel_not_found), newest first, top-level messages and broadcast
+   * replies, `oldest`/`latest` exclusive unless `inclusive`, pages of `limit` (default 100) with a cursor,
+   * and each message's metadata only with `include_all_metadata`.
+   */
+  private history(args: Record<string, unknown>): Outcome {
+    const id = asString(args.channel);
+    if (id === undefined || !this.channelIds.has(id)) return fail('channel_not_found');
+    if (!this.members.has(id)) return fail('not_in_channel');
+    const inRange = rangeOf(args);
+    if (!inRange) return fail('invalid_ts_oldest');
+    const matching = [...this.messages.values()]
+      .filter((m) => m.channel === id && (m.thread_ts === undefined || m.reply_broadcast))
+      .filter((m) => inRange(m.ts))
+      .sort((a, b) => ((tsMicros(b.ts) as bigint) > (tsMicros(a.ts) as bigint) ? 1 : -1));
+    const page = this.page(matching, args, 100, HISTORY_MAX_LIMIT);
+    if ('error' in page) return fail(page.error);
+    return ok({
+      messages: page.items.map((m) => wireListed(m, asFlag(args.include_all_metadata))),
+      has_more: page.nextCursor !== '',
+      pin_count: 0,
+      response_metadata: { next_cursor: page.nextCursor },
+    });
+  }
+
+  /**
+   * A thread, oldest first: the parent message, then the replies within oldest/latest (same rules as
+   * history). Needs the channel id and membership, and the parent's ts.
+   */
+  private threadReplies(args: Record<string, unknown>): Outcome {
+    const id = asString(args.channel);
+    if (id === undefined || !this.channelIds.has(id)) return fail('channel_not_found');
+    if (!this.members.has(id)) return fail('not_in_channel');
+    const parent = this.messages.get(asString(args.ts) ?? '');
+    if (!parent || parent.channel !== id || parent.thread_ts !== undefined) return fail('thread_not_found');
+    const inRange = rangeOf(args);
+    if (!inRange) return fail('invalid_ts_oldest');
+    const thread = [parent, ...this.replies(parent.ts).filter((m) => inRange(m.ts))];
+    const page = this.page(thread, args, 1000, 1000);
+    if ('error' in page) return fail(page.error);
+    return ok({
+      messages: page.items.map((m) => wireListed(m, asFlag(args.include_all_metadata))),
+      has_more: page.nextCursor !== '',
+      response_metadata: { next_cursor: page.nextCursor },
+    });
+  }
+
+  private list(args: Record<string, unknown>): Outcome {
+    const types = (asString(args.types) ?? 'public_channel').split(',').map((t) => t.trim());
+    // Every fake channel is a public one.
+    const channels = types.includes('public_channel')
+      ? [...this.channels].map(([name, id]) => this.channelObject(id, name))
+      : [];
+    const page = this.page(channels, args, 100, LIST_MAX_LIMIT);
+    if ('error' in page) return fail(page.error);
+    return ok({ channels: page.items, response_metadata: { next_cursor: page.nextCursor } });
+  }
+
+  private page<T>(
+    items: T[],
+    args: Record<string, unknown>,
+    defaultLimit: number,
+    maxLimit: number,
+  ): { items: T[]; nextCursor: string } | { error: string } {
+    const limit = Math.min(maxLimit, Number(asString(args.limit) ?? defaultLimit) || defaultLimit);
+    const cursor = asString(args.cursor);
+    const offset = cursor ? Number(/^off:(\d+)$/.exec(cursor)?.[1] ?? Number.NaN) : 0;
+    if (!Number.isInteger(offset)) return { error: 'invalid_cursor' };
+    const slice = items.slice(offset, offset + limit);
+    return { items: slice, nextCursor: offset + limit < items.length ? `off:${offset + limit}` : '' };
+  }
+
+  private deleteMessage(args: Record<string, unknown>): Outcome {
+    // Like chat.update, chat.delete takes the channel id only.
+    const channel = asString(args.channel);
+    if (channel === undefined || !this.channelIds.has(channel)) return fail('channel_not_found');
+    const ts = asString(args.ts);
+    const message = ts === undefined ? undefined : this.messages.get(ts);
+    if (!message || message.channel !== channel) return fail('message_not_found');
+    this.messages.delete(message.ts);
+    this.deleted.push(message);
+    return ok({ channel, ts: message.ts });
+  }
 
   private postMessage(args: Record<string, unknown>, at: number): Outcome {
     const channel = this.resolveChannel(args.channel);
@@ -520,6 +758,36 @@ class FakeSlackServer implements FakeSlack {
     const micros = this.lastTsMicros % 1e6;
     return `${seconds}.${String(micros).padStart(6, '0')}`;
   }
+}
+
+/** A ts ('1795660000.000100') as microseconds, exact (a double cannot hold 16 digits); undefined if malformed. */
+function tsMicros(ts: string): bigint | undefined {
+  const match = /^(\d+)(?:\.(\d{1,6}))?$/.exec(ts);
+  if (!match) return undefined;
+  return BigInt(match[1] as string) * 1_000_000n + BigInt((match[2] ?? '').padEnd(6, '0'));
+}
+
+/** The oldest/latest/inclusive filter of conversations.history and .replies; undefined for a malformed ts. */
+function rangeOf(args: Record<string, unknown>): ((ts: string) => boolean) | undefined {
+  const inclusive = asFlag(args.inclusive);
+  const oldest = tsMicros(asString(args.oldest) ?? '0');
+  const latestArg = asString(args.latest);
+  const latest = latestArg === undefined ? undefined : tsMicros(latestArg);
+  if (oldest === undefined || (latestArg !== undefined && latest === undefined)) return undefined;
+  return (value) => {
+    const ts = tsMicros(value) as bigint;
+    return (
+      (inclusive ? ts >= oldest : ts > oldest) &&
+      (latest === undefined || (inclusive ? ts <= latest : ts < latest))
+    );
+  };
+}
+
+/** A message as history and replies list it: its metadata only when asked for. */
+function wireListed(message: FakeSlackMessage, withMetadata: boolean): Record<string, unknown> {
+  const wire = wireMessage(message);
+  if (!withMetadata) delete wire.metadata;
+  return wire;
 }
 
 function wireMessage(message: FakeSlackMessage): Record<string, unknown> {

@@ -125,3 +125,73 @@ describe('SMTP sink', () => {
     );
   });
 });
+
+describe('SMTP sink faults', () => {
+  it('hang-after-data reads the message and never answers: the client gives up, the message is in hung only', async () => {
+    sink.failNext({ kind: 'hang-after-data' });
+    // The fault hangs for good, so the client's inactivity timeout is what ends the send.
+    const transport = createTransport({ url: sink.url, socketTimeout: 300 });
+    const error = await rejection(transport.sendMail(threaded));
+    transport.close();
+    expect(error).toMatchObject({ code: 'ETIMEDOUT' });
+    expect(sink.hung.map((m) => m.messageId)).toEqual([threaded.messageId]);
+    expect(sink.messages).toEqual([]);
+  });
+
+  it('hang-after-data with delivered: stored as if delivered, the reply lost; dropHung closes without a reply', async () => {
+    sink.failNext({ kind: 'hang-after-data', delivered: true });
+    const transport = createTransport(sink.url);
+    const sent = rejection(transport.sendMail(threaded));
+    await sink.waitFor((s) => s.hung.length === 1, 10_000);
+    expect(sink.messages.map((m) => m.messageId)).toEqual([threaded.messageId]);
+    sink.dropHung();
+    const error = await sent;
+    transport.close();
+    expect(error).toMatchObject({ code: 'ECONNECTION' });
+    expect(error).not.toHaveProperty('responseCode');
+  });
+
+  it('setSlow delays the greeting and the replies; a patient client still delivers', async () => {
+    sink.setSlow(2000);
+    const impatient = createTransport({ url: sink.url, greetingTimeout: 50 });
+    const error = await rejection(impatient.sendMail(threaded));
+    impatient.close();
+    expect(error).toMatchObject({ code: 'ETIMEDOUT' });
+    expect(sink.messages).toEqual([]);
+
+    sink.setSlow(20);
+    const patient = createTransport(sink.url);
+    await patient.sendMail(threaded);
+    patient.close();
+    expect(sink.messages).toHaveLength(1);
+  });
+
+  it('a fault with `to` applies only to mail for that recipient; other mail passes it by', async () => {
+    sink.failNext({ code: 450, to: 'qa@coldchain.test' });
+    const transport = createTransport(sink.url);
+    await transport.sendMail({ ...threaded, bcc: undefined });
+    const error = await rejection(
+      transport.sendMail({ ...threaded, bcc: undefined, to: 'qa@coldchain.test' }),
+    );
+    await transport.sendMail({ ...threaded, bcc: undefined, to: 'qa@coldchain.test' });
+    transport.close();
+    expect(error).toMatchObject({ responseCode: 450 });
+    expect(sink.messages.map((m) => m.to)).toEqual([['oncall@coldchain.test'], ['qa@coldchain.test']]);
+  });
+
+  it('down refuses connections until up, on the same port', async () => {
+    const port = sink.port;
+    await sink.down();
+    const transport = createTransport(sink.url);
+    try {
+      const error = await rejection(transport.sendMail(threaded));
+      expect(error).toMatchObject({ code: 'ESOCKET', originalCode: 'ECONNREFUSED' });
+    } finally {
+      await sink.up();
+    }
+    expect(sink.port).toBe(port);
+    await transport.sendMail(threaded);
+    transport.close();
+    expect(sink.messages).toHaveLength(1);
+  });
+});

@@ -18,11 +18,29 @@ import { pollUntil } from './poll.js';
 /** 4xx are transient (the sender should retry later), 5xx permanent. 421 also closes the connection. */
 export type SmtpFaultCode = 421 | 450 | 451 | 452 | 550 | 552 | 554;
 
-export interface SmtpFault {
+/** Refuse the message at the DATA stage with a reply code. */
+export interface SmtpReplyFault {
   code: SmtpFaultCode;
   /** Reply text after the code; a descriptive default per code otherwise. */
   message?: string;
+  /** Only for messages to this envelope recipient; others pass it by and leave it queued. */
+  to?: string;
 }
+
+/**
+ * Read the whole message after DATA and never answer: the sender cannot know whether it was delivered.
+ * `delivered: true` models a server that stored the message and lost its reply (the message is in
+ * `messages`); otherwise it lands in `hung` only. The connection stays open until the client gives up,
+ * `dropHung()` closes it, or the sink closes.
+ */
+export interface SmtpHangFault {
+  kind: 'hang-after-data';
+  delivered?: boolean;
+  /** Only for messages to this envelope recipient; others pass it by and leave it queued. */
+  to?: string;
+}
+
+export type SmtpFault = SmtpReplyFault | SmtpHangFault;
 
 export interface ReceivedMail {
   /** Envelope sender (MAIL FROM), '' for the null sender. The From header is in `parsed.from`. */
@@ -66,6 +84,8 @@ export interface SmtpSink {
   readonly port: number;
   /** Accepted messages in the order they were received; cleared in place by reset(). */
   readonly messages: ReceivedMail[];
+  /** Messages read by a 'hang-after-data' fault and never answered (also those it counts as delivered). */
+  readonly hung: ReceivedMail[];
   /**
    * Messages refused by an injected fault or for exceeding maxMessageBytes, so a test can see the attempt
    * that a retry followed.
@@ -73,11 +93,25 @@ export interface SmtpSink {
   readonly rejected: RejectedMail[];
   /** Connection-level errors reported by smtp-server (e.g. a client resetting the socket). */
   readonly errors: Error[];
-  /** Reject the next `times` messages at the DATA stage with `fault`. Faults queue in the order given. */
+  /** Apply `fault` to the next `times` messages at the DATA stage. Faults queue in the order given. */
   failNext(fault: SmtpFault, times?: number): void;
+  /**
+   * Closes the connections of messages held by a 'hang-after-data' fault without a reply, as a server that
+   * crashed after reading the message would.
+   */
+  dropHung(): void;
+  /**
+   * A slow server: while set, the greeting and the replies to MAIL FROM, RCPT TO and the message each come
+   * `delayMs` late (0 = prompt again). Messages are stored before their late reply.
+   */
+  setSlow(delayMs: number): void;
+  /** Down: the port is closed, so connecting fails at once (ECONNREFUSED). Open connections carry on. */
+  down(): Promise<void>;
+  /** Listens again on the same port. */
+  up(): Promise<void>;
   /** Poll until `predicate` holds; a predicate that throws counts as not yet satisfied. */
   waitFor(predicate: (sink: SmtpSink) => boolean, timeoutMs?: number): Promise<void>;
-  /** Clears messages, rejected, errors and queued faults. */
+  /** Clears messages, hung, rejected, errors, queued faults and slowness; drops held connections. */
   reset(): void;
   close(): Promise<void>;
 }
@@ -98,6 +132,7 @@ function summarize(mail: ReceivedMail): string {
 
 class SmtpSinkServer implements SmtpSink {
   readonly messages: ReceivedMail[] = [];
+  readonly hung: ReceivedMail[] = [];
   readonly rejected: RejectedMail[] = [];
   readonly errors: Error[] = [];
   url = '';
@@ -106,6 +141,9 @@ class SmtpSinkServer implements SmtpSink {
   private readonly server: SMTPServer;
   private readonly faults: { fault: SmtpFault; remaining: number }[] = [];
   private readonly maxMessageBytes: number | undefined;
+  /** Session ids of connections held by a 'hang-after-data' fault. */
+  private readonly held = new Set<string>();
+  private slowMs = 0;
   private closed: Promise<void> | undefined;
 
   constructor(options: SmtpSinkOptions) {
@@ -124,9 +162,15 @@ class SmtpSinkServer implements SmtpSink {
       size: options.maxMessageBytes,
       rejectOversized: options.maxMessageBytes !== undefined,
       onAuth: (auth, session, callback) => this.onAuth(auth, session, callback),
+      onConnect: (_session, callback) => this.late(() => callback()),
+      onMailFrom: (_address, _session, callback) => this.late(() => callback()),
+      onRcptTo: (_address, _session, callback) => this.late(() => callback()),
       onData: (stream, session, callback) => {
         this.onData(stream, session).then(
-          (error) => callback(error),
+          (verdict) => {
+            if (verdict === 'hang') return;
+            this.late(() => callback(verdict));
+          },
           (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
         );
       },
@@ -134,10 +178,10 @@ class SmtpSinkServer implements SmtpSink {
     this.server.on('error', (error: Error) => this.errors.push(error));
   }
 
-  async listen(): Promise<void> {
+  async listen(port = 0): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.server.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => {
+      this.server.listen(port, '127.0.0.1', () => {
         this.server.server.off('error', reject);
         resolve();
       });
@@ -154,6 +198,32 @@ class SmtpSinkServer implements SmtpSink {
     this.faults.push({ fault, remaining: times });
   }
 
+  dropHung(): void {
+    for (const connection of this.connections()) {
+      if (this.held.has(connection.id)) connection.close();
+    }
+    this.held.clear();
+  }
+
+  setSlow(delayMs: number): void {
+    if (!Number.isFinite(delayMs) || delayMs < 0)
+      throw new RangeError(`setSlow: delayMs must be a non-negative number, got ${delayMs}`);
+    this.slowMs = delayMs;
+  }
+
+  down(): Promise<void> {
+    // Only the listening socket closes (net.Server.close): connections already open carry on. Its callback
+    // waits for those to end, so resolve once the port is closed, which close() does at once.
+    return new Promise<void>((resolve) => {
+      this.server.server.close();
+      setImmediate(resolve);
+    });
+  }
+
+  up(): Promise<void> {
+    return this.listen(this.port);
+  }
+
   waitFor(predicate: (sink: SmtpSink) => boolean, timeoutMs = 5000): Promise<void> {
     return pollUntil(
       () => predicate(this),
@@ -163,13 +233,17 @@ class SmtpSinkServer implements SmtpSink {
         const refused = this.rejected.length
           ? `; rejected: ${this.rejected.map((m) => `${m.rejectedWith.code} ${summarize(m)}`).join('; ')}`
           : '';
-        return `smtp-sink: waitFor timed out after ${timeoutMs}ms; ${this.messages.length} messages: ${seen}${refused}`;
+        const hung = this.hung.length ? `; hung: ${this.hung.map(summarize).join('; ')}` : '';
+        return `smtp-sink: waitFor timed out after ${timeoutMs}ms; ${this.messages.length} messages: ${seen}${refused}${hung}`;
       },
     );
   }
 
   reset(): void {
+    this.dropHung();
+    this.slowMs = 0;
     this.messages.length = 0;
+    this.hung.length = 0;
     this.rejected.length = 0;
     this.errors.length = 0;
     this.faults.length = 0;
@@ -189,11 +263,23 @@ class SmtpSinkServer implements SmtpSink {
     callback(null, { user: auth.username ?? 'anonymous' });
   }
 
-  /** Resolves with the error to answer DATA with, or undefined to accept. */
+  /** smtp-server's open connections; only `id` (the session id) and `close()` are used. */
+  private connections(): { id: string; close(): void }[] {
+    return [...(this.server as unknown as { connections: Set<{ id: string; close(): void }> }).connections];
+  }
+
+  /** Runs `reply` now, or `slowMs` later while the sink is slow. */
+  private late(reply: () => void): void {
+    // Unreferenced: a reply still pending when a test ends must not keep its process alive.
+    if (this.slowMs > 0) setTimeout(reply, this.slowMs).unref();
+    else reply();
+  }
+
+  /** Resolves with the error to answer DATA with, undefined to accept, or 'hang' to never answer. */
   private async onData(
     stream: SMTPServerDataStream,
     session: SMTPServerSession,
-  ): Promise<SMTPServerError | undefined> {
+  ): Promise<SMTPServerError | undefined | 'hang'> {
     // smtp-server needs the stream drained before the callback, whatever the verdict.
     const chunks: Buffer[] = [];
     for await (const chunk of stream) chunks.push(chunk as Buffer);
@@ -204,7 +290,13 @@ class SmtpSinkServer implements SmtpSink {
     // Checked first so that an injected fault is not used up on a message that never stood a chance.
     const fault: SmtpFault | undefined = stream.sizeExceeded
       ? { code: 552, message: `Error: message exceeds fixed maximum message size ${this.maxMessageBytes}` }
-      : this.takeFault();
+      : this.takeFault(mail);
+    if (fault && 'kind' in fault) {
+      this.held.add(session.id);
+      this.hung.push(mail);
+      if (fault.delivered) this.messages.push(mail);
+      return 'hang';
+    }
     if (fault) {
       const message = fault.message ?? DEFAULT_FAULT_MESSAGES[fault.code];
       this.rejected.push({ ...mail, rejectedWith: { code: fault.code, message } });
@@ -239,11 +331,13 @@ class SmtpSinkServer implements SmtpSink {
     };
   }
 
-  private takeFault(): SmtpFault | undefined {
-    const entry = this.faults[0];
+  /** The first queued fault that applies to `mail` (one with `to` applies only to that recipient). */
+  private takeFault(mail: ReceivedMail): SmtpFault | undefined {
+    const index = this.faults.findIndex(({ fault }) => fault.to === undefined || mail.to.includes(fault.to));
+    const entry = this.faults[index];
     if (!entry) return undefined;
     entry.remaining--;
-    if (entry.remaining <= 0) this.faults.shift();
+    if (entry.remaining <= 0) this.faults.splice(index, 1);
     return entry.fault;
   }
 }

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { mergeWebhook, severityOf } from '../../src/dedupe/merge.js';
+import {
+  hasFiringAlert,
+  MAX_INCIDENT_ALERTS,
+  MAX_INCIDENT_BYTES,
+  mergeWebhook,
+  severityOf,
+} from '../../src/dedupe/merge.js';
+import { buildView } from '../../src/render/view.js';
+import { renderSlackRoot } from '../../src/render/slack.js';
 import type { IncidentSnapshot } from '../../src/model.js';
 import type { WebhookPayload } from '../../src/receive/schema.js';
 import { fixture } from '../support/fixtures.js';
@@ -110,5 +118,79 @@ describe('mergeWebhook', () => {
     ];
     expect(severityOf({}, alerts)).toBe('critical');
     expect(severityOf({ severity: 'info' }, alerts)).toBe('info');
+  });
+});
+
+describe('a webhook with no firing alert', () => {
+  it('cannot open an incident: only a shown or a truncated (hidden) firing alert can', () => {
+    const base = fixture('firing-reefer-excursion');
+    expect(hasFiringAlert({ ...base, alerts: [] })).toBe(false);
+    expect(hasFiringAlert(fixture('resolved-reefer-excursion'))).toBe(false);
+    expect(hasFiringAlert(base)).toBe(true);
+    expect(hasFiringAlert({ ...base, alerts: [], truncatedAlerts: 3 })).toBe(true);
+    // A resolved group whose payload left firing alerts out is not news of a firing.
+    expect(hasFiringAlert({ ...fixture('resolved-reefer-excursion'), truncatedAlerts: 3 })).toBe(false);
+  });
+});
+
+describe('bounded incident snapshots', () => {
+  /** One webhook of `count` new firing alerts, numbered from `from`. */
+  function batch(from: number, count: number, summary = 'x') {
+    const payload = structuredClone(fixture('firing-high-cpu'));
+    const base = payload.alerts[0]!;
+    payload.alerts = Array.from({ length: count }, (_, i) => ({
+      ...base,
+      fingerprint: `fp${from + i}`,
+      labels: { ...base.labels, instance: `host-${from + i}:9100` },
+      annotations: { summary },
+    }));
+    return payload;
+  }
+
+  it('keeps at most MAX_INCIDENT_ALERTS alerts however many webhooks add new ones, and counts the rest', () => {
+    let snapshot: IncidentSnapshot | undefined;
+    for (let i = 0; i < 60; i++) snapshot = mergeWebhook(snapshot, batch(i * 500, 500), T0 + i).snapshot;
+    expect(snapshot!.alerts.length).toBe(MAX_INCIDENT_ALERTS);
+    expect(snapshot!.omittedAlerts).toBe(60 * 500 - MAX_INCIDENT_ALERTS);
+    expect(JSON.stringify(snapshot).length).toBeLessThan(MAX_INCIDENT_BYTES + 64 * 1024);
+    // The newest alerts (this webhook's) are kept.
+    expect(snapshot!.alerts.some((a) => a.fingerprint === 'fp29999')).toBe(true);
+    const rendered = JSON.stringify(renderSlackRoot(buildView(snapshot!, { now: T0 })));
+    expect(rendered).toContain(`and ${60 * 500 - 20} more`);
+  });
+
+  it('lets resolved alerts go first', () => {
+    let snapshot = mergeWebhook(undefined, batch(0, MAX_INCIDENT_ALERTS), T0).snapshot;
+    const resolving = batch(0, 10);
+    for (const alert of resolving.alerts) {
+      alert.status = 'resolved';
+      alert.endsAt = '2026-11-26T06:00:00Z';
+    }
+    snapshot = mergeWebhook(snapshot, resolving, T0 + 1).snapshot;
+    snapshot = mergeWebhook(snapshot, batch(MAX_INCIDENT_ALERTS, 10), T0 + 2).snapshot;
+    expect(snapshot.alerts.length).toBe(MAX_INCIDENT_ALERTS);
+    expect(snapshot.alerts.filter((a) => a.status === 'resolved')).toHaveLength(0);
+    expect(snapshot.alerts.filter((a) => a.status === 'firing')).toHaveLength(MAX_INCIDENT_ALERTS);
+    expect(snapshot.omittedAlerts).toBe(10);
+    expect(snapshot.status).toBe('firing');
+  });
+
+  it('bounds the bytes of an incident: big annotations make fewer alerts fit', () => {
+    let snapshot: IncidentSnapshot | undefined;
+    const big = 'y'.repeat(20_000);
+    for (let i = 0; i < 10; i++) snapshot = mergeWebhook(snapshot, batch(i * 40, 40, big), T0 + i).snapshot;
+    expect(JSON.stringify(snapshot).length).toBeLessThan(MAX_INCIDENT_BYTES + 64 * 1024);
+    expect(snapshot!.alerts.length).toBeGreaterThan(0);
+    expect(snapshot!.alerts.length + snapshot!.omittedAlerts!).toBe(400);
+    expect(snapshot!.status).toBe('firing');
+  });
+
+  it('counts a webhook that only evicts alerts as a change', () => {
+    const first = mergeWebhook(undefined, batch(0, MAX_INCIDENT_ALERTS), T0).snapshot;
+    const next = mergeWebhook(first, batch(MAX_INCIDENT_ALERTS, 1), T0 + 1);
+    expect(next.changed).toBe(true);
+    expect(next.snapshot.omittedAlerts).toBe(1);
+    // The same copy again changes nothing.
+    expect(mergeWebhook(next.snapshot, batch(MAX_INCIDENT_ALERTS, 1), T0 + 2).changed).toBe(false);
   });
 });

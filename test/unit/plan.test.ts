@@ -140,6 +140,21 @@ describe('planDelivery', () => {
       }),
     ).toEqual(['acknowledged']);
   });
+
+  it('never announces an acknowledgement after "Resolved": the destination has been told something newer', () => {
+    const firing = snapshotOf('firing-postgresql-down');
+    const resolved = snapshotOf('firing-postgresql-down', 'resolved-postgresql-down');
+    const flags = {
+      acknowledged: { by: 'maria', at: T0, alertKeys: firingKeys(firing), truncatedAlerts: 0 },
+    };
+    // Acknowledged and resolved before this delivery caught up: it says "Resolved" and no more.
+    expect(plan(resolved, notifiedLog(firing, T0), T0 + MIN, flags)).toEqual(['change']);
+    // Already told "Resolved" (the run that announced it failed before the acknowledgement): nothing.
+    expect(plan(resolved, notifiedLog(resolved, T0), T0 + MIN, flags)).toEqual([]);
+    // A destination that joined late (escalation) with a first message for an already-resolved incident.
+    expect(plan(resolved, structuredClone(EMPTY_LOG), T0 + MIN, flags)).toEqual(['post']);
+    expect(plan(resolved, notifiedLog(resolved, T0 + MIN), T0 + 2 * MIN, flags)).toEqual([]);
+  });
 });
 
 describe('nextWakeAt', () => {

@@ -145,3 +145,49 @@ describe('parseWebhook fast path (label sets checked in one loop, the full schem
     expect(result.ok && result.payload.alerts[0]!.labels).toBe(input.alerts[0]!.labels);
   });
 });
+
+describe('timestamps (RFC 3339 as Alertmanager sends it)', () => {
+  const withTimes = (startsAt: string, endsAt = '0001-01-01T00:00:00Z') => {
+    const body = structuredClone(fixture('firing-high-cpu'));
+    body.alerts[0]!.startsAt = startsAt;
+    body.alerts[0]!.endsAt = endsAt;
+    return parseWebhook(body, 100);
+  };
+
+  it.each([
+    ['a bare number', '0'],
+    ['a day that does not exist', '2026-02-30T05:00:00Z'],
+    ['a year beyond four digits', '+275760-09-13T00:00:00Z'],
+    ['no time zone', '2026-11-26T05:00:00'],
+    ['a space instead of T and no zone', '2026-11-26 05:00:00'],
+    ['an hour 24', '2026-11-26T24:00:00Z'],
+    ['a date only', '2026-11-26'],
+    ['the zero time as a start', '0001-01-01T00:00:00Z'],
+  ])('refuses %s as startsAt with 422 naming the field', (_name, value) => {
+    const result = withTimes(value);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.issues.map((i) => i.path)).toEqual(['alerts.0.startsAt']);
+    expect(result.issues[0]!.message).toMatch(/RFC 3339/);
+  });
+
+  it('refuses an impossible endsAt, naming it', () => {
+    const result = withTimes('2026-11-26T05:00:00Z', '2026-13-01T00:00:00Z');
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.issues.map((i) => i.path)).toEqual(['alerts.0.endsAt']);
+  });
+
+  it.each([
+    ['UTC with Z', '2026-11-26T05:00:00Z'],
+    ['nanoseconds (Go)', '2026-11-26T05:00:00.123456789Z'],
+    ['an offset', '2026-11-26T06:00:00.5+01:00'],
+    ['a leap day', '2024-02-29T23:59:59Z'],
+  ])('accepts %s', (_name, value) => {
+    expect(withTimes(value, value).ok).toBe(true);
+  });
+
+  it('accepts 0001-01-01T00:00:00Z as endsAt (no end)', () => {
+    expect(withTimes('2026-11-26T05:00:00Z', '0001-01-01T00:00:00Z').ok).toBe(true);
+  });
+});
