@@ -5,8 +5,9 @@
  * baseline (parses the JSON, answers). Either way it prints `listening PORT`, then one JSON line of
  * process.memoryUsage() every SOAK_SAMPLE_MS (1 s), so the driver reads the process's own figures.
  */
-import { serve } from '@hono/node-server';
+
 import { getHeapStatistics } from 'node:v8';
+import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 
 const SAMPLE_MS = Number(process.env.SOAK_SAMPLE_MS ?? 1000);
@@ -44,6 +45,7 @@ async function main() {
     return;
   }
   if (mode !== 'relay') throw new Error('usage: soak-child.mjs relay|bare');
+  if (process.env.SOAK_RUNTIME_V8_FLAGS) (await import('node:v8')).setFlagsFromString(process.env.SOAK_RUNTIME_V8_FLAGS);
   // Imported here, so the baseline process does not load the relay's code.
   const { loadConfig } = await import('../dist/config/config.js');
   const { createLogger } = await import('../dist/observability/logger.js');

@@ -37,6 +37,9 @@ async function relayKilledInFlight(signal: 'SIGKILL' | 'SIGTERM'): Promise<void>
       w.sink.messages.length >= 1,
     'two Slack roots and one mail (so more calls are in flight)',
   );
+  const mailsBefore = w.sink.messages.length;
+  const rootsBefore = w.fake.topLevelMessages(CRITICAL).length;
+  const open = { slack: w.slackProxy!.openConnections, smtp: w.smtpProxy!.openConnections };
   await w.relay.kill(signal);
   const exit = w.relay.exitCode();
   w.slackProxy!.set({ kind: 'pass' });
@@ -52,7 +55,13 @@ async function relayKilledInFlight(signal: 'SIGKILL' | 'SIGTERM'): Promise<void>
     ledger,
     accepted: w.poster.accepted,
     crashes: signal === 'SIGKILL' ? 1 : 0,
-    notes: { exit: String(exit) },
+    notes: {
+      exit: String(exit),
+      slackConnectionsAtKill: open.slack,
+      smtpConnectionsAtKill: open.smtp,
+      mailsBeforeKill: mailsBefore,
+      rootsBeforeKill: rootsBefore,
+    },
     also: () => {
       if (signal === 'SIGTERM') expect(exit, 'graceful exit code').toBe(0);
     },

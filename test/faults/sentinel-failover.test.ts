@@ -1,13 +1,13 @@
 /**
- * Redis Sentinel failover under load (DESIGN.md §Scaling past one machine). One master, one replica and three
+ * Redis Sentinel failover under load (docs/high-availability.md). One master, one replica and three
  * sentinels (`redis-server FILE --sentinel`), all on loopback; one API relay and two worker relays as real
  * processes reaching Redis only through REDIS_SENTINELS; a poster that retries every non-2xx answer as
  * Alertmanager does. The master is SIGKILLed mid-stream; once the sentinels have promoted the replica, the
  * dead master is started again (as a supervisor would) and the sentinels turn it into the new replica.
  *
- * Asserted: every incident answered 2xx reaches Slack (0 lost), at most once more than once (one failover),
- * and the API refused (503) rather than accepted while its commit could not reach a replica.
- * Measured (printed, copied into RELIABILITY.md): the failover's duration and the 503 window.
+ * Asserted: every incident answered 2xx reaches Slack (0 lost), none more than twice (one failover), and the
+ * API refused (503) rather than accepted while its commit could not reach a replica. Measured (printed,
+ * copied into RELIABILITY.md): the failover's duration and the 503 window.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

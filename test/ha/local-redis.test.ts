@@ -26,7 +26,12 @@ function tempDir(): string {
   return dir;
 }
 
+const children: ChildProcess[] = [];
+
 afterAll(() => {
+  // A test that failed half-way must not leave a relay (and its redis-server) behind: SIGTERM stops both.
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -115,6 +120,7 @@ function startIsolatedRelay(
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  children.push(child);
   let log = '';
   child.stdout?.on('data', (c: Buffer) => {
     log += c.toString();

@@ -172,7 +172,7 @@ describe.concurrent('reminders', () => {
 
   it('ask Alertmanager first: none while it reports the alerts silenced, and they resume once it reports them active', async () => {
     // A minimal Alertmanager API: GET /api/v2/alerts answers the alert in the state `state` holds (the filter
-    // is recorded); /api/v2/status says it has been up for an hour.
+    // is recorded); it has been up for an hour and sends to the relay's receiver.
     const alertIn = (state: 'silenced' | 'active') => ({
       fingerprint: 'cbf4f2dadd95cc56',
       status: {
@@ -187,12 +187,13 @@ describe.concurrent('reminders', () => {
     const am = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://am');
       const json = (body: unknown) =>
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+        void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       if (url.pathname === '/api/v2/status')
         return json({ uptime: new Date(Date.now() - 3_600_000).toISOString() });
+      if (url.pathname === '/api/v2/receivers') return json([{ name: 'relay' }]);
       if (url.pathname !== '/api/v2/alerts') return void res.writeHead(404).end();
       queries.push(url.searchParams);
-      json([alertIn(state)]);
+      return json([alertIn(state)]);
     });
     await new Promise<void>((resolve) => am.listen(0, '127.0.0.1', resolve));
     const amRelay = await startDeliveryRelay(

@@ -153,7 +153,9 @@ describe('webhook parser fuzz', () => {
     fc.assert(
       fc.property(timestampLike, (value) => {
         const ok = isRfc3339(value);
-        const m = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.exec(value);
+        const m = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.exec(
+          value,
+        );
         if (!ok) return;
         check(m !== null, 'accepted a non-RFC 3339 string', value);
         const [year, month, day] = [Number(m![1]), Number(m![2]), Number(m![3])];

@@ -6,10 +6,10 @@ import {
   mergeWebhook,
   severityOf,
 } from '../../src/dedupe/merge.js';
-import { buildView } from '../../src/render/view.js';
-import { renderSlackRoot } from '../../src/render/slack.js';
 import type { IncidentSnapshot } from '../../src/model.js';
 import type { WebhookPayload } from '../../src/receive/schema.js';
+import { renderSlackRoot } from '../../src/render/slack.js';
+import { buildView } from '../../src/render/view.js';
 import { fixture } from '../support/fixtures.js';
 
 const T0 = 1_800_000_000_000;

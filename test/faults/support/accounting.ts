@@ -40,6 +40,8 @@ export interface Ledger {
   lost: number;
   slackDuplicates: number;
   emailDuplicates: number;
+  /** The most duplicate emails of any one email delivery (incident × recipient). */
+  maxEmailDuplicatesPerDelivery: number;
   /** Longest time from the relay's 2xx to the notification's outcome (ms). */
   longestToOutcomeMs: number;
   deadLetters: DeadLetter[];
@@ -83,12 +85,14 @@ function deliveredAt(fake: FakeSlack, sink: SmtpSink, a: Accepted, d: Destinatio
         .find(
           (c) => c.body.ts === root.ts && c.response.body?.ok && JSON.stringify(c.body).includes('RESOLVED'),
         );
-      return update?.at ?? Date.now();
+      // No update: the root was first posted after the resolve, already saying so.
+      return update?.at ?? Number(root.ts) * 1000;
     }
     return undefined;
   }
   const mails = incidentMails(sink, a.incidentId, d.to);
-  const mail = resolved ? mails.find((m) => /^Resolved/.test(m.text ?? '')) : mails[0];
+  // A first mail sent after the resolve already says both ("Fired and resolved").
+  const mail = resolved ? mails.find((m) => /^(Resolved|Fired and resolved)/.test(m.text ?? '')) : mails[0];
   return mail?.receivedAt;
 }
 
@@ -176,6 +180,7 @@ export function account(
   }
   let slackDuplicates = 0;
   let emailDups = 0;
+  let maxEmailDups = 0;
   const seen = new Set<string>();
   for (const n of notifications) {
     const key = `${n.accepted.incidentId} ${describeDestination(n.destination)}`;
@@ -186,7 +191,11 @@ export function account(
         0,
         slackRoots(fake, n.accepted.incidentId, n.destination.channel).length - 1,
       );
-    else emailDups += emailDuplicates(incidentMails(sink, n.accepted.incidentId, n.destination.to));
+    else {
+      const duplicates = emailDuplicates(incidentMails(sink, n.accepted.incidentId, n.destination.to));
+      emailDups += duplicates;
+      maxEmailDups = Math.max(maxEmailDups, duplicates);
+    }
   }
   const finished = notifications.filter((n) => n.outcome.kind !== 'lost');
   return {
@@ -196,6 +205,7 @@ export function account(
     lost: notifications.length - finished.length,
     slackDuplicates,
     emailDuplicates: emailDups,
+    maxEmailDuplicatesPerDelivery: maxEmailDups,
     longestToOutcomeMs: Math.max(
       0,
       ...finished.map((n) => ('at' in n.outcome ? n.outcome.at : 0) - n.accepted.acceptedAt),

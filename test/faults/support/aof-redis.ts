@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { pollUntil } from '../../support/poll.js';
 import { freePort } from '../../support/redis-server.js';
+import { track } from './child-processes.js';
 
 export type Fsync = 'everysec' | 'always';
 
@@ -34,25 +35,27 @@ export class AofRedis {
   async restart(): Promise<void> {
     if (this.child && this.child.exitCode === null && this.child.signalCode === null)
       throw new Error('redis-server is still running');
-    this.child = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(this.port),
-        '--bind',
-        '127.0.0.1',
-        '--dir',
-        this.dir,
-        '--save',
-        '',
-        '--appendonly',
-        'yes',
-        '--appendfsync',
-        this.fsync,
-        '--maxmemory-policy',
-        'noeviction',
-      ],
-      { stdio: 'ignore' },
+    this.child = track(
+      spawn(
+        'redis-server',
+        [
+          '--port',
+          String(this.port),
+          '--bind',
+          '127.0.0.1',
+          '--dir',
+          this.dir,
+          '--save',
+          '',
+          '--appendonly',
+          'yes',
+          '--appendfsync',
+          this.fsync,
+          '--maxmemory-policy',
+          'noeviction',
+        ],
+        { stdio: 'ignore' },
+      ),
     );
     await pollUntil(
       async () => {

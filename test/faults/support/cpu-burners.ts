@@ -1,6 +1,7 @@
 /** Processes that spin on every core, to starve the relay of CPU; each also ends itself after `maxMs`. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
+import { track } from './child-processes.js';
 
 export class CpuBurners {
   private readonly children: ChildProcess[] = [];
@@ -9,9 +10,11 @@ export class CpuBurners {
     const burners = new CpuBurners();
     for (let i = 0; i < count; i++) {
       burners.children.push(
-        spawn(process.execPath, ['-e', `const end = Date.now() + ${maxMs}; while (Date.now() < end) {}`], {
-          stdio: 'ignore',
-        }),
+        track(
+          spawn(process.execPath, ['-e', `const end = Date.now() + ${maxMs}; while (Date.now() < end) {}`], {
+            stdio: 'ignore',
+          }),
+        ),
       );
     }
     return burners;

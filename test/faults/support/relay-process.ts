@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { pollUntil } from '../../support/poll.js';
+import { track } from './child-processes.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -36,18 +37,20 @@ export class RelayProcess {
     this.starts++;
     this.log ??= createWriteStream(this.logFile, { flags: 'a' });
     this.log.write(`\n=== start ${this.starts} at ${new Date().toISOString()}\n`);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/tmp',
-        HOST: '127.0.0.1',
-        PORT: String(this.port),
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
-        ...this.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = track(
+      spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '/tmp',
+          HOST: '127.0.0.1',
+          PORT: String(this.port),
+          LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
+          ...this.env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
     this.child = child;
     child.stdout?.pipe(this.log, { end: false });
     child.stderr?.pipe(this.log, { end: false });

@@ -67,4 +67,3 @@ export function writeFigures(
   writeFileSync(`${REPORT_DIR}${id}.json`, `${JSON.stringify(figures, null, 2)}\n`);
   return figures;
 }
-

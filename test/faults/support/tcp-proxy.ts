@@ -52,6 +52,11 @@ export class TcpProxy {
     return `127.0.0.1:${this.port}`;
   }
 
+  /** Connections open through the proxy now (calls in flight, or idle keep-alive ones). */
+  get openConnections(): number {
+    return this.pairs.size;
+  }
+
   /** Switches mode; 'reset' also resets every open connection now. */
   set(mode: ProxyMode): void {
     this.mode = mode;
