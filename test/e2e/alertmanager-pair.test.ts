@@ -368,15 +368,8 @@ async function runScenario(clustered: boolean, onTestFailed: (fn: () => void) =>
     );
     // Nothing after resolve, counted from the moment the root was first rendered resolved (not from when this
     // test noticed): from then on the only Slack call about this incident is the resolve's own thread reply.
-    //
-    // KNOWN RELAY BUG, fails intermittently (partitioned pair, about 1 run in 6-10): the resolved root is
-    // chat.update'd twice (…update RESOLVED, update RESOLVED ~200 ms later, then the reply). The replicas'
-    // copies differ only in externalURL; every copy, duplicates included, overwrites the snapshot's externalURL
-    // (dedupe/merge.ts) and the root links to it (render/view.ts `alertmanagerUrl(snapshot)`). The resolve job
-    // updates the root, hits the Slack pace gate before its reply and is re-run; if the other replica's copy
-    // landed in between, the re-run renders a different Alertmanager link, so the hash differs and it edits
-    // the resolved message again. DESIGN.md: "`externalURL` differs between replicas and is not part of the
-    // snapshot." The same flip costs a chat.update at reminders while firing. Not weakened on purpose.
+    // (The episode keeps its first externalURL, so the replicas' copies cannot flip the root's Alertmanager link
+    // and cause a second update of the resolved message.)
     const aboutRoot = fake.calls.filter(
       (c) =>
         c.response.body?.ok &&
