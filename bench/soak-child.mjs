@@ -45,7 +45,6 @@ async function main() {
     return;
   }
   if (mode !== 'relay') throw new Error('usage: soak-child.mjs relay|bare');
-  if (process.env.SOAK_RUNTIME_V8_FLAGS) (await import('node:v8')).setFlagsFromString(process.env.SOAK_RUNTIME_V8_FLAGS);
   // Imported here, so the baseline process does not load the relay's code.
   const { loadConfig } = await import('../dist/config/config.js');
   const { createLogger } = await import('../dist/observability/logger.js');

@@ -26,7 +26,6 @@ import {
   RateLimitedError,
   TransientDeliveryError,
 } from './errors.js';
-import { nodeHttpFetch } from './node-http-fetch.js';
 
 /** Slack message metadata: how the relay recognises its own root messages in a channel's history. */
 export interface SlackMetadata {
@@ -249,9 +248,7 @@ const trackedFetch: typeof fetch = async (input, init) => {
   const headers = new Headers(init?.headers);
   headers.set(REQUEST_HEADER, id);
   try {
-    // node:http rather than the built-in fetch: the same calls cost about 60 MB less RSS (node-http-fetch.ts).
-    // It reports created/sent itself; the undici channels above then stay silent.
-    return await nodeHttpFetch(input, { ...init, headers }, state);
+    return await fetch(input, { ...init, headers });
   } catch (error) {
     throw new SlackRequestFailure(error, state.sent || !state.created);
   } finally {
