@@ -22,7 +22,7 @@ import { WebClient } from '@slack/web-api';
 import nodemailer from 'nodemailer';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/observability/logger.js';
-import { startRelay } from '../src/relay.js';
+import { startRelay } from '../src/app/relay.js';
 import { DEFAULT_SLACK_TOKEN, startFakeSlack } from '../test/support/fake-slack.js';
 import { pollUntil } from '../test/support/poll.js';
 import { deletePrefix, REDIS_URL } from '../test/support/redis.js';

@@ -24,7 +24,7 @@ import { loadConfig } from '../src/config/config.js';
 import type { ReconcileResult } from '../src/deliver/reconcile.js';
 import type { ReconcileJobData } from '../src/enqueue/delivery-queue.js';
 import { createLogger } from '../src/observability/logger.js';
-import { startRelay } from '../src/relay.js';
+import { startRelay } from '../src/app/relay.js';
 import { startOwnRedis } from '../test/support/redis-server.js';
 import {
   describeMs,

@@ -48,7 +48,7 @@ async function main() {
   // Imported here, so the baseline process does not load the relay's code.
   const { loadConfig } = await import('../dist/config/config.js');
   const { createLogger } = await import('../dist/observability/logger.js');
-  const { startRelay } = await import('../dist/relay.js');
+  const { startRelay } = await import('../dist/app/relay.js');
   const config = loadConfig(process.env);
   const relay = await startRelay(config, { logger: createLogger(config.logLevel) });
   process.stdout.write(`listening ${relay.port}\n`);

@@ -210,8 +210,8 @@ function build(): void {
     cwd: join(import.meta.dirname, '..'),
     stdio: 'inherit',
   });
-  if (!existsSync(join(import.meta.dirname, '..', 'dist', 'relay.js')))
-    throw new Error(`the build produced no dist/relay.js (tsc exit ${result.status})`);
+  if (!existsSync(join(import.meta.dirname, '..', 'dist', 'app', 'relay.js')))
+    throw new Error(`the build produced no dist/app/relay.js (tsc exit ${result.status})`);
 }
 
 async function main(): Promise<void> {

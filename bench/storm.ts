@@ -10,7 +10,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/observability/logger.js';
-import { startRelay } from '../src/relay.js';
+import { startRelay } from '../src/app/relay.js';
 import { DEFAULT_SLACK_TOKEN, startFakeSlack } from '../test/support/fake-slack.js';
 import { deletePrefix } from '../test/support/redis.js';
 

@@ -86,7 +86,7 @@ if ! redis_answers; then
   skipped+=('every test that needs Redis: nothing answers on 127.0.0.1:6379 (apt-get install redis-server, or start one)')
   # Test files that reach Redis: through the support helpers, a relay, or ioredis directly.
   while IFS= read -r file; do exclude+=(--exclude "$file"); done < <(
-    grep -rlE "support/(redis|delivery|config|redis-server|redis-topology)|src/relay|from 'ioredis'" test \
+    grep -rlE "support/(redis|delivery|config|redis-server|redis-topology)|src/app/relay|from 'ioredis'" test \
       --include='*.test.ts' | sort
   )
 fi

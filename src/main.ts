@@ -1,8 +1,8 @@
 /** The relay process: config, wiring, signals. Exit code 2 means the configuration was refused. */
 import { type Config, ConfigError, DEFAULT_REDIS_URL, loadConfig } from './config/config.js';
-import { answers, LOCAL_REDIS_DIR, type LocalRedis, startLocalRedis } from './local-redis.js';
+import { answers, LOCAL_REDIS_DIR, type LocalRedis, startLocalRedis } from './store/local-redis.js';
 import { createLogger } from './observability/logger.js';
-import { startRelay } from './relay.js';
+import { startRelay } from './app/relay.js';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;

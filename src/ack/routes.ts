@@ -14,8 +14,8 @@ import { titleOf } from '../render/describe.js';
 import type { AlertStore } from '../store/alert-store.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
 import { acknowledgeIncident, type IncidentRef } from './acknowledge.js';
-import type { InteractionQueue } from './interaction-queue.js';
-import { verifyAckToken, verifySlackSignature } from './signatures.js';
+import type { InteractionQueue } from '../channels/slack/interactions.js';
+import { verifyAckToken, verifySlackSignature } from '../channels/slack/signatures.js';
 import { buildTimeline } from './timeline.js';
 
 export interface InteractionRouteDeps {

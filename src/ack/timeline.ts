@@ -3,8 +3,8 @@
  * from what is already stored — the snapshot, the flags and each delivery's bounded log — so there is
  * no second record to keep in step.
  */
-import type { DeliveryTarget, IncidentSnapshot } from '../model.js';
-import type { DeliveryLog, IncidentFlags } from '../store/delivery-store.js';
+import type { DeliveryTarget, IncidentSnapshot } from '../domain/model.js';
+import type { DeliveryLog, IncidentFlags } from '../domain/delivery-log.js';
 
 export interface TimelineEntry {
   at: string;

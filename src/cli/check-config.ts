@@ -3,7 +3,7 @@
  * Without FILE it checks the embedded default. Exit code 2 when the file is refused, as at start.
  */
 import { ConfigError, loadPolicyFile } from '../config/config.js';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../domain/duration.js';
 import { describeRoutingTable } from '../route/route.js';
 
 const file = process.argv[2];

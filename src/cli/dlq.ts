@@ -7,7 +7,7 @@
 import type { Job } from 'bullmq';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { BullDeliveryQueue, type ReconcileJobData } from '../enqueue/delivery-queue.js';
-import { createWorkerRedis } from '../redis.js';
+import { createWorkerRedis } from '../store/redis.js';
 import { RedisAlertStore } from '../store/alert-store.js';
 
 async function main(): Promise<number> {

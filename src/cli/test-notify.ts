@@ -3,7 +3,7 @@
  * (each route's Slack channels and email lists), straight through the senders, and reports each result.
  */
 import { ConfigError, loadConfig } from '../config/config.js';
-import { selectMailSender, selectSlackSender } from '../relay.js';
+import { selectMailSender, selectSlackSender } from '../app/relay.js';
 import { deliveriesFor } from '../route/route.js';
 
 async function main(): Promise<number> {

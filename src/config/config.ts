@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { type Matcher, parseMatcher } from '../route/matchers.js';
-import { durationSchema } from './duration.js';
+import { type Matcher, parseMatcher } from '../domain/matchers.js';
+import { durationSchema } from '../domain/duration.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

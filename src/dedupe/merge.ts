@@ -12,7 +12,7 @@ import {
   type IncidentSnapshot,
   incidentIdOf,
   SEVERITY_RANK,
-} from '../model.js';
+} from '../domain/model.js';
 import type { WebhookPayload } from '../receive/schema.js';
 
 export interface MergeResult {

@@ -11,7 +11,7 @@ import {
   loadContextCatalog,
   resolveAssetContext,
 } from '../context/index.js';
-import type { IncidentSnapshot } from '../model.js';
+import type { IncidentSnapshot } from '../domain/model.js';
 import type { ContextView } from '../render/view.js';
 
 export interface Escalation {

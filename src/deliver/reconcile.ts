@@ -4,26 +4,27 @@
  */
 import type { Policy } from '../config/config.js';
 import type { DeliveryQueuePort, ReconcileJobData } from '../enqueue/delivery-queue.js';
-import type { ChannelKind, DeliveryTarget, IncidentSnapshot } from '../model.js';
+import type { ChannelKind, DeliveryTarget, IncidentSnapshot } from '../domain/model.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { buildView } from '../render/view.js';
 import { deliveriesFor, selectRoutes } from '../route/route.js';
 import type { AlertStore } from '../store/alert-store.js';
-import type { DeliveryStore, IncidentFlags } from '../store/delivery-store.js';
-import type { AlertmanagerCheck } from './alertmanager-check.js';
-import { endSilencePause, finishResolve, resolveGone } from './alertmanager-truth.js';
+import type { DeliveryStore } from '../store/delivery-store.js';
+import type { IncidentFlags } from '../domain/delivery-log.js';
+import type { AlertmanagerCheck } from '../alertmanager/alerts.js';
+import { endSilencePause, finishResolve, resolveGone } from '../alertmanager/truth.js';
 import {
   type AlertmanagerVerdict,
   isUnknown,
   reminderVerdict,
   reportsAlerts,
   silenceEnded,
-} from './alertmanager-verdict.js';
-import type { Deliverer, DeliveryRun } from './channels.js';
+} from '../alertmanager/verdict.js';
+import type { Deliverer, DeliveryRun } from '../channels/registry.js';
 import type { ContextOutcome, ContextStage } from './context-stage.js';
-import { RateLimitedError } from './errors.js';
-import { needsAlertmanager, nextWake, type PlanInput, planDelivery } from './plan.js';
+import { RateLimitedError } from '../channels/errors.js';
+import { needsAlertmanager, nextWake, type PlanInput, planDelivery } from '../domain/plan.js';
 
 export interface ReconcileDeps {
   alerts: AlertStore;

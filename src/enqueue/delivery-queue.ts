@@ -14,7 +14,7 @@
  */
 import { type Job, type JobsOptions, type JobType, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type ChannelKind, deliveryKey, SEVERITY_RANK } from '../model.js';
+import { type ChannelKind, deliveryKey, SEVERITY_RANK } from '../domain/model.js';
 
 /** Queue names under the `{prefix}` BullMQ prefix; dead letters are the failed sets of these queues. */
 export const DELIVERY_QUEUES: Readonly<Record<ChannelKind, string>> = {

@@ -3,7 +3,7 @@
  * renderer escapes for its own medium, so a label value is always data.
  */
 import { encodeComponent } from '../context/safe-text.js';
-import type { AlertState, IncidentSnapshot } from '../model.js';
+import type { AlertState, IncidentSnapshot } from '../domain/model.js';
 
 /** Labels that say which thing is affected, in the order a dispatcher looks for them. */
 const SUBJECT_LABELS = [

@@ -3,9 +3,9 @@
  * when it is not common; first match wins unless `continue: true`; no match → the fallback route.
  */
 import { ONCALL, type Policy, type RouteConfig } from '../config/config.js';
-import { formatDuration } from '../config/duration.js';
-import { type DeliveryTarget, deliveryIdOf } from '../model.js';
-import { matchesAll } from './matchers.js';
+import { formatDuration } from '../domain/duration.js';
+import { type DeliveryTarget, deliveryIdOf } from '../domain/model.js';
+import { matchesAll } from '../domain/matchers.js';
 
 export interface RoutingResult {
   routes: RouteConfig[];

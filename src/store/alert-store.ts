@@ -10,7 +10,7 @@
  *                                          (another slot, so written after the commit, not in it)
  */
 import type { Redis } from 'ioredis';
-import type { IncidentSnapshot } from '../model.js';
+import type { IncidentSnapshot } from '../domain/model.js';
 
 export interface StoredGroup {
   /** '' when the group has never been seen. */

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.js';
-import { type RunningRelay, startRelay } from '../../src/relay.js';
+import { type RunningRelay, startRelay } from '../../src/app/relay.js';
 import { testConfig } from '../support/config.js';
 import { type FakeSlack, type FakeSlackMessage, startFakeSlack } from '../support/fake-slack.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';

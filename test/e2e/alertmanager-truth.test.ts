@@ -9,8 +9,8 @@
  * Alerts are pushed to both replicas as Prometheus does. Outcomes are polled for with generous deadlines.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signSlackRequest } from '../../src/ack/signatures.js';
-import { type RunningRelay, startRelay } from '../../src/relay.js';
+import { signSlackRequest } from '../../src/channels/slack/signatures.js';
+import { type RunningRelay, startRelay } from '../../src/app/relay.js';
 import { testConfig } from '../support/config.js';
 import {
   DEFAULT_SLACK_TOKEN,

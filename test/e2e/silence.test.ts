@@ -4,8 +4,8 @@
  * its author; reminders pause while it lasts and resume after it ends while the alert still fires.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signSlackRequest } from '../../src/ack/signatures.js';
-import { type RunningRelay, startRelay } from '../../src/relay.js';
+import { signSlackRequest } from '../../src/channels/slack/signatures.js';
+import { type RunningRelay, startRelay } from '../../src/app/relay.js';
 import { testConfig } from '../support/config.js';
 import { DEFAULT_SLACK_TOKEN, type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';

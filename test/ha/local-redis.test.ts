@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { answers, startLocalRedis } from '../../src/local-redis.js';
+import { answers, startLocalRedis } from '../../src/store/local-redis.js';
 import { pollUntil } from '../support/poll.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningRelay } from '../../src/relay.js';
+import type { RunningRelay } from '../../src/app/relay.js';
 import { metricsText, metricValue, rootsOf, startDeliveryRelay, startHarness } from '../support/delivery.js';
 import type { FakeSlack } from '../support/fake-slack.js';
 import { fixture, inGroup } from '../support/fixtures.js';

@@ -1,16 +1,16 @@
 /**
- * The relay resolving alerts Alertmanager no longer reports (src/deliver/alertmanager-truth.ts), against the
+ * The relay resolving alerts Alertmanager no longer reports (src/alertmanager/truth.ts), against the
  * real Redis store: the resolve is committed with compare-and-set like ingest, so a webhook merged between
  * the relay's read and its write is kept, and Alertmanager's late resolve is then a duplicate. The
  * incident's other deliveries are queued (a recording queue stands in for BullMQ here).
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endSilencePause, resolveGone, type TruthDeps } from '../../src/deliver/alertmanager-truth.js';
-import { type ApiAlert, judgeAlertmanager } from '../../src/deliver/alertmanager-verdict.js';
+import { endSilencePause, resolveGone, type TruthDeps } from '../../src/alertmanager/truth.js';
+import { type ApiAlert, judgeAlertmanager } from '../../src/alertmanager/verdict.js';
 import type { DeliveryQueuePort, ReconcileJobData } from '../../src/enqueue/delivery-queue.js';
-import { ingestWebhook } from '../../src/ingest.js';
-import { groupIdOf, type IncidentSnapshot } from '../../src/model.js';
+import { ingestWebhook } from '../../src/ingest/ingest.js';
+import { groupIdOf, type IncidentSnapshot } from '../../src/domain/model.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import type { WebhookPayload } from '../../src/receive/schema.js';

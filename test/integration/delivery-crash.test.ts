@@ -12,8 +12,8 @@ import {
   type SlackPosted,
   type SlackSender,
   WebApiSlackSender,
-} from '../../src/deliver/slack-sender.js';
-import type { RunningRelay } from '../../src/relay.js';
+} from '../../src/channels/slack/sender.js';
+import type { RunningRelay } from '../../src/app/relay.js';
 import {
   CRITICAL,
   deliveryLog,

@@ -5,7 +5,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningRelay } from '../../src/relay.js';
+import type { RunningRelay } from '../../src/app/relay.js';
 import { CRITICAL, mailsFor, post, rootsOf, startDeliveryRelay } from '../support/delivery.js';
 import { type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
 import { fixture, inGroup } from '../support/fixtures.js';

@@ -5,8 +5,8 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebApiSlackSender } from '../../src/deliver/slack-sender.js';
-import type { RunningRelay } from '../../src/relay.js';
+import { WebApiSlackSender } from '../../src/channels/slack/sender.js';
+import type { RunningRelay } from '../../src/app/relay.js';
 import { DeliveryStore } from '../../src/store/delivery-store.js';
 import {
   CRITICAL,

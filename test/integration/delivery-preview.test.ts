@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningRelay, startRelay } from '../../src/relay.js';
+import { type RunningRelay, startRelay } from '../../src/app/relay.js';
 import { testConfig } from '../support/config.js';
 import {
   CRITICAL,

@@ -4,7 +4,7 @@
  * every other waiter at each slot (one wake-up per paced message, not one per waiter per message).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningRelay } from '../../src/relay.js';
+import type { RunningRelay } from '../../src/app/relay.js';
 import {
   CRITICAL,
   metricsText,

@@ -6,7 +6,7 @@
  * (`dropHung`), so the order of events is the test's, not the machine's.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningRelay } from '../../src/relay.js';
+import type { RunningRelay } from '../../src/app/relay.js';
 import {
   deliveryLog,
   mailsFor,

@@ -4,7 +4,7 @@
  * critical, adds the critical route and the QA lists, and says which rule did it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningRelay, startRelay } from '../../src/relay.js';
+import { type RunningRelay, startRelay } from '../../src/app/relay.js';
 import { testConfig } from '../support/config.js';
 import { deliveryEnv, startHarness } from '../support/delivery.js';
 import type { FakeSlack } from '../support/fake-slack.js';

@@ -1,13 +1,13 @@
 /**
  * The webhook is answered once Redis holds the snapshot and its jobs; clearing the pending marker and
- * writing the incident index happen after the answer (src/ingest.ts). These tests hold that bookkeeping
+ * writing the incident index happen after the answer (src/ingest/ingest.ts). These tests hold that bookkeeping
  * back or make it fail, against the real Redis, and check that nothing accepted is lost.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BullDeliveryQueue } from '../../src/enqueue/delivery-queue.js';
-import { type IngestDeps, ingestWebhook } from '../../src/ingest.js';
-import { groupIdOf, type IncidentSnapshot } from '../../src/model.js';
+import { type IngestDeps, ingestWebhook } from '../../src/ingest/ingest.js';
+import { groupIdOf, type IncidentSnapshot } from '../../src/domain/model.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { type AlertStore, RedisAlertStore } from '../../src/store/alert-store.js';
 import { testConfig } from '../support/config.js';

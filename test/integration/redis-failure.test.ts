@@ -2,10 +2,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BullDeliveryQueue, type DeliveryQueuePort } from '../../src/enqueue/delivery-queue.js';
-import { ingestWebhook } from '../../src/ingest.js';
-import { groupIdOf } from '../../src/model.js';
+import { ingestWebhook } from '../../src/ingest/ingest.js';
+import { groupIdOf } from '../../src/domain/model.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { startRelay } from '../../src/relay.js';
+import { startRelay } from '../../src/app/relay.js';
 import { RedisAlertStore } from '../../src/store/alert-store.js';
 import { testConfig } from '../support/config.js';
 import { fixture, inGroup } from '../support/fixtures.js';

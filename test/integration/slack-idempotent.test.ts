@@ -13,16 +13,16 @@
 import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TransientDeliveryError } from '../../src/deliver/errors.js';
+import { TransientDeliveryError } from '../../src/channels/errors.js';
 import {
   type SlackMessage,
   type SlackPosted,
   type SlackSender,
   WebApiSlackSender,
-} from '../../src/deliver/slack-sender.js';
-import { deliveryIdOf } from '../../src/model.js';
+} from '../../src/channels/slack/sender.js';
+import { deliveryIdOf } from '../../src/domain/model.js';
 import { createLogger } from '../../src/observability/logger.js';
-import type { RunningRelay } from '../../src/relay.js';
+import type { RunningRelay } from '../../src/app/relay.js';
 import {
   CRITICAL,
   deliveryLog,

@@ -4,10 +4,10 @@
  * reminders, staleness and retries happen within seconds.
  */
 
-import { deliveryIdOf, groupIdOf } from '../../src/model.js';
+import { deliveryIdOf, groupIdOf } from '../../src/domain/model.js';
 import type { WebhookPayload } from '../../src/receive/schema.js';
-import { type RelayOptions, type RunningRelay, startRelay } from '../../src/relay.js';
-import type { DeliveryLog } from '../../src/store/delivery-store.js';
+import { type RelayOptions, type RunningRelay, startRelay } from '../../src/app/relay.js';
+import type { DeliveryLog } from '../../src/domain/delivery-log.js';
 import { testConfig } from './config.js';
 import { type FakeSlack, type FakeSlackMessage, type SlackCall, startFakeSlack } from './fake-slack.js';
 import { postJson } from './http.js';

@@ -13,12 +13,12 @@ import {
   type PlanInput,
   planDelivery,
   toldStateOf,
-} from '../../src/deliver/plan.js';
-import type { DeliveryTarget, IncidentSnapshot } from '../../src/model.js';
-import { loadEmailTemplates } from '../../src/render/email.js';
-import { renderStaleReply } from '../../src/render/slack.js';
+} from '../../src/domain/plan.js';
+import type { DeliveryTarget, IncidentSnapshot } from '../../src/domain/model.js';
+import { loadEmailTemplates } from '../../src/channels/email/render.js';
+import { renderStaleReply } from '../../src/channels/slack/blocks.js';
 import { buildView } from '../../src/render/view.js';
-import { type DeliveryLog, EMPTY_LOG, type IncidentFlags } from '../../src/store/delivery-store.js';
+import { type DeliveryLog, EMPTY_LOG, type IncidentFlags } from '../../src/domain/delivery-log.js';
 import { fixture } from '../support/fixtures.js';
 
 const T0 = 1_800_000_000_000;

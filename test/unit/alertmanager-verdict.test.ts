@@ -1,5 +1,5 @@
 /**
- * What Alertmanager's answers say about an incident's firing alerts (src/deliver/alertmanager-verdict.ts):
+ * What Alertmanager's answers say about an incident's firing alerts (src/alertmanager/verdict.ts):
  * per answering replica, which alerts are gone, silenced or active; which are resolved in the snapshot; when
  * a silence ended early; when nothing can be concluded.
  */
@@ -16,8 +16,8 @@ import {
   reminderVerdict,
   resolveGoneAlerts,
   silenceEnded,
-} from '../../src/deliver/alertmanager-verdict.js';
-import type { IncidentSnapshot } from '../../src/model.js';
+} from '../../src/alertmanager/verdict.js';
+import type { IncidentSnapshot } from '../../src/domain/model.js';
 import { fixture } from '../support/fixtures.js';
 
 const T0 = 1_800_000_000_000;

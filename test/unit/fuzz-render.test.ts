@@ -10,7 +10,7 @@ import { FileContextProvider } from '../../src/context/index.js';
 import { mergeWebhook } from '../../src/dedupe/merge.js';
 import { createContextStage } from '../../src/deliver/context-stage.js';
 import type { WebhookPayload } from '../../src/receive/schema.js';
-import { type EmailEvent, loadEmailTemplates, subjectFor } from '../../src/render/email.js';
+import { type EmailEvent, loadEmailTemplates, subjectFor } from '../../src/channels/email/render.js';
 import {
   renderAcknowledgedReply,
   renderChangeReply,
@@ -18,7 +18,7 @@ import {
   renderSlackPlain,
   renderSlackRoot,
   SLACK_LIMITS,
-} from '../../src/render/slack.js';
+} from '../../src/channels/slack/blocks.js';
 import { buildView } from '../../src/render/view.js';
 import { fixture } from '../support/fixtures.js';
 

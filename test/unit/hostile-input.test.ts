@@ -6,17 +6,17 @@
 import { describe, expect, it } from 'vitest';
 import { buildSilenceUrl, buildVehicleDashboardUrl } from '../../src/context/links.js';
 import { mergeWebhook } from '../../src/dedupe/merge.js';
-import type { ChangeSummary } from '../../src/deliver/plan.js';
-import type { IncidentSnapshot } from '../../src/model.js';
+import type { ChangeSummary } from '../../src/domain/plan.js';
+import type { IncidentSnapshot } from '../../src/domain/model.js';
 import { safeUrl } from '../../src/render/describe.js';
-import { loadEmailTemplates } from '../../src/render/email.js';
+import { loadEmailTemplates } from '../../src/channels/email/render.js';
 import {
   renderAcknowledgedReply,
   renderChangeReply,
   renderSlackPlain,
   renderSlackRoot,
   SLACK_LIMITS,
-} from '../../src/render/slack.js';
+} from '../../src/channels/slack/blocks.js';
 import { buildView } from '../../src/render/view.js';
 import { fixture } from '../support/fixtures.js';
 

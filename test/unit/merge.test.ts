@@ -6,9 +6,9 @@ import {
   mergeWebhook,
   severityOf,
 } from '../../src/dedupe/merge.js';
-import type { IncidentSnapshot } from '../../src/model.js';
+import type { IncidentSnapshot } from '../../src/domain/model.js';
 import type { WebhookPayload } from '../../src/receive/schema.js';
-import { renderSlackRoot } from '../../src/render/slack.js';
+import { renderSlackRoot } from '../../src/channels/slack/blocks.js';
 import { buildView } from '../../src/render/view.js';
 import { fixture } from '../support/fixtures.js';
 

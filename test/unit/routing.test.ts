@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_POLICY_YAML, parsePolicy } from '../../src/config/config.js';
-import { matches, parseMatcher } from '../../src/route/matchers.js';
+import { matches, parseMatcher } from '../../src/domain/matchers.js';
 import { deliveriesFor, PREVIEW_ONCALL, selectRoutes } from '../../src/route/route.js';
 
 describe('matchers', () => {

@@ -5,7 +5,7 @@
  * them: more than one Slack root per incident and channel, the same email (Message-ID or content) twice.
  */
 import { Redis } from 'ioredis';
-import { deliveryIdOf } from '../../../src/model.js';
+import { deliveryIdOf } from '../../../src/domain/model.js';
 import type { FakeSlack, FakeSlackMessage } from '../../support/fake-slack.js';
 import { pollUntil } from '../../support/poll.js';
 import type { ReceivedMail, SmtpSink } from '../../support/smtp-sink.js';

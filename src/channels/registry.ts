@@ -4,10 +4,10 @@
  * delivery log before moving on, so a retry continues where the last attempt stopped.
  */
 import { createHash } from 'node:crypto';
-import { type ChannelKind, type DeliveryTarget, deliveryKey, type IncidentSnapshot } from '../model.js';
+import { type ChannelKind, type DeliveryTarget, deliveryKey, type IncidentSnapshot } from '../domain/model.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { type EmailEvent, type EmailTemplates, replySubject, subjectFor } from '../render/email.js';
+import { type EmailEvent, type EmailTemplates, replySubject, subjectFor } from './email/render.js';
 import {
   renderAcknowledgedReply,
   renderChangeReply,
@@ -15,22 +15,18 @@ import {
   renderSlackPlain,
   renderSlackRoot,
   renderStaleReply,
-} from '../render/slack.js';
+} from './slack/blocks.js';
 import type { MessageView } from '../render/view.js';
-import {
-  appendEvent,
-  type DeliveryLog,
-  type DeliveryStore,
-  type IncidentFlags,
-} from '../store/delivery-store.js';
+import { type DeliveryStore } from '../store/delivery-store.js';
+import { appendEvent, type DeliveryLog, type IncidentFlags } from '../domain/delivery-log.js';
 import {
   InvalidBlocksError,
   PermanentDeliveryError,
   RateLimitedError,
   TransientDeliveryError,
 } from './errors.js';
-import type { MailSender } from './mail-sender.js';
-import { type PlannedAction, toldStateOf } from './plan.js';
+import type { MailSender } from './email/sender.js';
+import { type PlannedAction, toldStateOf } from '../domain/plan.js';
 import {
   repliesIn,
   replyMetadata,
@@ -41,7 +37,7 @@ import {
   type SlackMessage,
   type SlackSender,
   tsOf,
-} from './slack-sender.js';
+} from './slack/sender.js';
 
 export interface DeliveryRun {
   snapshot: IncidentSnapshot;

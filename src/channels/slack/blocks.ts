@@ -7,10 +7,10 @@
  * invalid_blocks, which are permanent and would dead-letter the delivery): see SLACK_LIMITS. Shortened text
  * ends with a visible "…" and, where there is one, a link to the whole incident.
  */
-import { toWellFormed } from '../context/safe-text.js';
-import type { ChangeSummary, StaleAlertmanager } from '../deliver/plan.js';
-import { formatElapsed, formatTime } from './describe.js';
-import { headlineOf, type MessageView } from './view.js';
+import { toWellFormed } from '../../context/safe-text.js';
+import type { ChangeSummary, StaleAlertmanager } from '../../domain/plan.js';
+import { formatElapsed, formatTime } from '../../render/describe.js';
+import { headlineOf, type MessageView } from '../../render/view.js';
 
 export function escapeMrkdwn(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

@@ -5,11 +5,11 @@
  */
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { queuePrefix } from '../enqueue/delivery-queue.js';
-import type { Logger } from '../observability/logger.js';
-import { formatTime } from '../render/describe.js';
-import type { IncidentRef } from './acknowledge.js';
-import { type SilenceDeps, silenceIncident } from './silence.js';
+import { queuePrefix } from '../../enqueue/delivery-queue.js';
+import type { Logger } from '../../observability/logger.js';
+import { formatTime } from '../../render/describe.js';
+import type { IncidentRef } from '../../ack/acknowledge.js';
+import { type SilenceDeps, silenceIncident } from '../../alertmanager/silences.js';
 
 export const INTERACTION_QUEUE = 'interactions';
 

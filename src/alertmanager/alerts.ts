@@ -8,13 +8,13 @@
  * again for a while (a hung replica would otherwise cost every reconcile run a full timeout).
  */
 import { CircuitBreaker } from '../context/circuit-breaker.js';
-import type { IncidentSnapshot } from '../model.js';
+import type { IncidentSnapshot } from '../domain/model.js';
 import {
   type AlertmanagerVerdict,
   apiAlertsSchema,
   judgeAlertmanager,
   type ReplicaAnswer,
-} from './alertmanager-verdict.js';
+} from './verdict.js';
 
 export interface AlertmanagerCheck {
   /** The configured Alertmanagers, without credentials, for messages. */

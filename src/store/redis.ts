@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import type { RedisTarget } from './config/config.js';
+import type { RedisTarget } from '../config/config.js';
 
 /**
  * Where a connection goes. Under Sentinel, ioredis asks the sentinels for the master, re-asks after every

@@ -6,29 +6,29 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { BullInteractionQueue, startInteractionWorker } from './ack/interaction-queue.js';
-import { mountInteractionRoutes } from './ack/routes.js';
-import { signAckToken } from './ack/signatures.js';
-import { slackActionBlocks } from './ack/slack-actions.js';
-import type { Config } from './config/config.js';
+import { BullInteractionQueue, startInteractionWorker } from '../channels/slack/interactions.js';
+import { mountInteractionRoutes } from '../ack/routes.js';
+import { signAckToken } from '../channels/slack/signatures.js';
+import { slackActionBlocks } from '../channels/slack/actions.js';
+import type { Config } from '../config/config.js';
 import {
   CircuitBreaker,
   type ContextProvider,
   createRedisContextCache,
   FileContextProvider,
   HttpContextProvider,
-} from './context/index.js';
-import { createAlertmanagerCheck } from './deliver/alertmanager-check.js';
-import { createDeliverers } from './deliver/channels.js';
-import { type ContextStage, createContextStage } from './deliver/context-stage.js';
-import { type MailSender, OutboxMailSender, SmtpMailSender } from './deliver/mail-sender.js';
-import { OutboxSlackSender, type SlackSender, WebApiSlackSender } from './deliver/slack-sender.js';
-import { startDeliveryWorkers } from './deliver/worker.js';
-import { BullDeliveryQueue } from './enqueue/delivery-queue.js';
-import { createApp } from './http/app.js';
-import type { ChannelKind } from './model.js';
-import { createLogger, type Logger } from './observability/logger.js';
-import { createMetrics, type Metrics } from './observability/metrics.js';
+} from '../context/index.js';
+import { createAlertmanagerCheck } from '../alertmanager/alerts.js';
+import { createDeliverers } from '../channels/registry.js';
+import { type ContextStage, createContextStage } from '../deliver/context-stage.js';
+import { type MailSender, OutboxMailSender, SmtpMailSender } from '../channels/email/sender.js';
+import { OutboxSlackSender, type SlackSender, WebApiSlackSender } from '../channels/slack/sender.js';
+import { startDeliveryWorkers } from '../deliver/worker.js';
+import { BullDeliveryQueue } from '../enqueue/delivery-queue.js';
+import { createApp } from '../http/app.js';
+import type { ChannelKind } from '../domain/model.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { createMetrics, type Metrics } from '../observability/metrics.js';
 import {
   checkEvictionPolicy,
   createProducerRedis,
@@ -36,12 +36,12 @@ import {
   describeRedisTarget,
   RedisAuthError,
   waitForRedis,
-} from './redis.js';
-import { loadEmailTemplates } from './render/email.js';
-import { RedisAlertStore } from './store/alert-store.js';
-import { DeliveryStore } from './store/delivery-store.js';
-import { configHashOf, startRelayHeartbeat } from './store/relay-heartbeat.js';
-import { createReplicaGate } from './store/replicas.js';
+} from '../store/redis.js';
+import { loadEmailTemplates } from '../channels/email/render.js';
+import { RedisAlertStore } from '../store/alert-store.js';
+import { DeliveryStore } from '../store/delivery-store.js';
+import { configHashOf, startRelayHeartbeat } from '../store/relay-heartbeat.js';
+import { createReplicaGate } from '../store/replicas.js';
 
 /** Long enough for an email read the next morning; short enough that an old mail cannot acknowledge a new incident (ids differ anyway). */
 const ACK_LINK_LIFETIME_SECONDS = 3 * 86400;

@@ -25,7 +25,7 @@ import {
   PermanentDeliveryError,
   RateLimitedError,
   TransientDeliveryError,
-} from './errors.js';
+} from '../errors.js';
 
 /** Slack message metadata: how the relay recognises its own root messages in a channel's history. */
 export interface SlackMetadata {

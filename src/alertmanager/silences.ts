@@ -4,10 +4,11 @@
  * silences. Reminders pause until it ends and resume if the alerts still fire.
  */
 import type { DeliveryQueuePort } from '../enqueue/delivery-queue.js';
-import type { IncidentSnapshot } from '../model.js';
+import type { IncidentSnapshot } from '../domain/model.js';
 import type { AlertStore } from '../store/alert-store.js';
-import type { DeliveryStore, IncidentFlags } from '../store/delivery-store.js';
-import { type IncidentRef, reconcileAll } from './acknowledge.js';
+import type { DeliveryStore } from '../store/delivery-store.js';
+import type { IncidentFlags } from '../domain/delivery-log.js';
+import { type IncidentRef, reconcileAll } from '../ack/acknowledge.js';
 
 export interface CreatedSilence {
   alertmanager: string;

@@ -5,12 +5,13 @@
  * destination hears of it.
  */
 import type { DeliveryQueuePort, ReconcileJobData } from '../enqueue/delivery-queue.js';
-import type { IncidentSnapshot } from '../model.js';
+import type { IncidentSnapshot } from '../domain/model.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AlertStore } from '../store/alert-store.js';
-import type { DeliveryStore, IncidentFlags } from '../store/delivery-store.js';
-import { type AlertmanagerVerdict, countResolved, resolveGoneAlerts } from './alertmanager-verdict.js';
+import type { DeliveryStore } from '../store/delivery-store.js';
+import type { IncidentFlags } from '../domain/delivery-log.js';
+import { type AlertmanagerVerdict, countResolved, resolveGoneAlerts } from './verdict.js';
 
 export interface TruthDeps {
   alerts: AlertStore;

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import { parseConnectionUrl } from 'nodemailer/lib/shared/index.js';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
-import { PermanentDeliveryError, TransientDeliveryError } from './errors.js';
+import { PermanentDeliveryError, TransientDeliveryError } from '../errors.js';
 
 export interface OutgoingMail {
   from: string;

@@ -1,8 +1,8 @@
 /** The buttons on a firing Slack message: Acknowledge, Silence 1 h / 4 h, and links to runbook and Grafana. */
-import { formatDuration } from '../config/duration.js';
-import type { DeliveryRun } from '../deliver/channels.js';
-import { acknowledgementCovers } from '../deliver/plan.js';
-import { incidentRefValue } from './routes.js';
+import { formatDuration } from '../../domain/duration.js';
+import type { DeliveryRun } from '../registry.js';
+import { acknowledgementCovers } from '../../domain/plan.js';
+import { incidentRefValue } from '../../ack/routes.js';
 
 const button = (action_id: string, text: string, extra: Record<string, unknown>) => ({
   type: 'button',

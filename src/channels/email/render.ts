@@ -8,9 +8,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
-import type { ChangeSummary, StaleAlertmanager } from '../deliver/plan.js';
-import { formatElapsed, formatTime } from './describe.js';
-import { headlineOf, type MessageView } from './view.js';
+import type { ChangeSummary, StaleAlertmanager } from '../../domain/plan.js';
+import { formatElapsed, formatTime } from '../../render/describe.js';
+import { headlineOf, type MessageView } from '../../render/view.js';
 
 export const DEFAULT_TEMPLATES_DIR = fileURLToPath(new URL('../../templates/', import.meta.url));
 

@@ -2,15 +2,15 @@
  * The ingest pipeline after the HTTP layer: dedupe → route → enqueue. Answers only once Redis holds the
  * snapshot and its jobs, so a 2xx always means the work is stored (DESIGN.md §What "nothing lost" means).
  */
-import type { Policy } from './config/config.js';
-import { mergeWebhook } from './dedupe/merge.js';
-import type { DeliveryQueuePort, ReconcileJobData } from './enqueue/delivery-queue.js';
-import { groupIdOf, type IncidentSnapshot } from './model.js';
-import type { Metrics } from './observability/metrics.js';
-import type { WebhookPayload } from './receive/schema.js';
-import { deliveriesFor, selectRoutes } from './route/route.js';
-import type { AlertStore } from './store/alert-store.js';
-import type { ReplicaGate } from './store/replicas.js';
+import type { Policy } from '../config/config.js';
+import { mergeWebhook } from '../dedupe/merge.js';
+import type { DeliveryQueuePort, ReconcileJobData } from '../enqueue/delivery-queue.js';
+import { groupIdOf, type IncidentSnapshot } from '../domain/model.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { WebhookPayload } from '../receive/schema.js';
+import { deliveriesFor, selectRoutes } from '../route/route.js';
+import type { AlertStore } from '../store/alert-store.js';
+import type { ReplicaGate } from '../store/replicas.js';
 
 export interface IngestDeps {
   store: AlertStore;

@@ -4,7 +4,7 @@
  * the incident and an expiry with RELAY_ACK_SECRET). Pure functions; comparisons in constant time.
  */
 import { createHmac } from 'node:crypto';
-import { safeEqual } from '../http/auth.js';
+import { safeEqual } from '../../http/auth.js';
 
 export const SLACK_MAX_AGE_SECONDS = 5 * 60;
 

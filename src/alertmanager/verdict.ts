@@ -13,7 +13,7 @@
  * them). A replica that does not answer, or answers something that is not a list of alerts, says nothing.
  */
 import { z } from 'zod';
-import type { AlertState, IncidentSnapshot } from '../model.js';
+import type { AlertState, IncidentSnapshot } from '../domain/model.js';
 
 /** What Alertmanager's API says about one alert; only the fields the relay reads. */
 export const apiAlertSchema = z.object({
