@@ -7,8 +7,8 @@ import { serve } from '@hono/node-server';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BullInteractionQueue, startInteractionWorker } from '../channels/slack/interactions.js';
-import { mountInteractionRoutes } from '../ack/routes.js';
-import { signAckToken } from '../channels/slack/signatures.js';
+import { registerRoutes } from '../http/routes/index.js';
+import { signAckToken } from '../channels/email/ack-link.js';
 import { slackActionBlocks } from '../channels/slack/actions.js';
 import type { Config } from '../config/config.js';
 import {
@@ -292,13 +292,11 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
         if (!worker.isRunning()) throw new Error(`the ${kind} delivery worker is not running`);
     },
     mount: (app) =>
-      mountInteractionRoutes(app, {
+      registerRoutes(app, {
         alerts: store,
         deliveries,
         queue,
         interactions,
-        redis,
-        prefix: policy.redis_prefix,
         metrics,
         webhookToken: config.webhookToken,
         signingSecret: config.slack.signingSecret,

@@ -1,11 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { safeEqual } from '../domain/safe-equal.js';
 
-const digest = (text: string) => createHash('sha256').update(text).digest();
-
-/** Compares in constant time; hashing first makes the lengths equal, so length leaks nothing either. */
-export function safeEqual(a: string, b: string): boolean {
-  return timingSafeEqual(digest(a), digest(b));
-}
+export { safeEqual };
 
 /**
  * The token as Alertmanager's http_config sends it: `authorization` (Bearer) or `basic_auth` (the token is

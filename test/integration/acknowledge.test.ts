@@ -3,7 +3,8 @@
  * incident API — against a real relay, the real Redis, the fake Slack server and a real SMTP server.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signAckToken, signSlackRequest } from '../../src/channels/slack/signatures.js';
+import { signSlackRequest } from '../../src/channels/slack/signatures.js';
+import { signAckToken } from '../../src/channels/email/ack-link.js';
 import { type RunningRelay, startRelay } from '../../src/app/relay.js';
 import { testConfig } from '../support/config.js';
 import { deliveryEnv, startHarness } from '../support/delivery.js';

@@ -2,7 +2,19 @@
 import { formatDuration } from '../../domain/duration.js';
 import type { DeliveryRun } from '../registry.js';
 import { acknowledgementCovers } from '../../domain/plan.js';
-import { incidentRefValue } from '../../ack/routes.js';
+import type { IncidentRef } from '../../ack/acknowledge.js';
+
+/** Button values carry the incident as `groupId:incidentId`. */
+export function incidentRefValue(ref: IncidentRef): string {
+  return `${ref.groupId}:${ref.incidentId}`;
+}
+
+/** The incident a button's value names, or undefined for a value the relay did not write. */
+export function parseIncidentRef(value: unknown): IncidentRef | undefined {
+  if (typeof value !== 'string') return undefined;
+  const match = /^([0-9a-f]{16}):([0-9a-f]{16})$/.exec(value);
+  return match ? { groupId: match[1]!, incidentId: match[2]! } : undefined;
+}
 
 const button = (action_id: string, text: string, extra: Record<string, unknown>) => ({
   type: 'button',

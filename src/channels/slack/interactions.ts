@@ -21,12 +21,20 @@ export interface SilenceJob extends IncidentRef {
 
 export interface InteractionQueue {
   enqueueSilence(job: SilenceJob): Promise<void>;
+  /**
+   * True the first time a click is seen: Slack retries a request it thinks timed out, and the same click
+   * must not act twice. The key names the user, the action, its timestamp and the incident.
+   */
+  firstClick(click: { userId: string; actionId: string; actionTs: string; incidentId: string }): Promise<boolean>;
 }
 
 export class BullInteractionQueue implements InteractionQueue {
   readonly queue: Queue<SilenceJob>;
 
-  constructor(connection: Redis, prefix: string) {
+  constructor(
+    private readonly connection: Redis,
+    private readonly prefix: string,
+  ) {
     this.queue = new Queue<SilenceJob>(INTERACTION_QUEUE, {
       connection,
       prefix: queuePrefix(prefix),
@@ -40,6 +48,11 @@ export class BullInteractionQueue implements InteractionQueue {
       removeOnComplete: { age: 3600, count: 1000 },
       removeOnFail: { age: 7 * 86400 },
     });
+  }
+
+  async firstClick(click: { userId: string; actionId: string; actionTs: string; incidentId: string }) {
+    const key = `${this.prefix}:interaction:${click.userId}:${click.actionId}:${click.actionTs}:${click.incidentId}`;
+    return (await this.connection.set(key, '1', 'EX', 600, 'NX')) === 'OK';
   }
 
   close(): Promise<void> {
