@@ -12,7 +12,7 @@ import type { ChangeSummary, StaleAlertmanager } from '../../domain/plan.js';
 import { formatElapsed, formatTime } from '../../render/describe.js';
 import { headlineOf, type MessageView } from '../../render/view.js';
 
-export const DEFAULT_TEMPLATES_DIR = fileURLToPath(new URL('../../templates/', import.meta.url));
+export const DEFAULT_TEMPLATES_DIR = fileURLToPath(new URL('../../../templates/', import.meta.url));
 
 export type EmailEvent =
   | { kind: 'firing' }
