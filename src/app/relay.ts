@@ -6,10 +6,13 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { createAlertmanagerCheck } from '../alertmanager/alerts.js';
+import { loadEmailTemplates } from '../channels/email/render.js';
+import { type MailSender, OutboxMailSender, SmtpMailSender } from '../channels/email/sender.js';
+import { createDeliverers } from '../channels/registry.js';
 import { BullInteractionQueue, startInteractionWorker } from '../channels/slack/interactions.js';
-import { registerRoutes } from '../http/routes/index.js';
-import { signAckToken } from '../channels/email/ack-link.js';
-import { slackActionBlocks } from '../channels/slack/actions.js';
+import { SlackPaceGate } from '../channels/slack/pace-gate.js';
+import { OutboxSlackSender, type SlackSender, WebApiSlackSender } from '../channels/slack/sender.js';
 import type { Config } from '../config/config.js';
 import {
   CircuitBreaker,
@@ -18,17 +21,17 @@ import {
   FileContextProvider,
   HttpContextProvider,
 } from '../context/index.js';
-import { createAlertmanagerCheck } from '../alertmanager/alerts.js';
-import { createDeliverers } from '../channels/registry.js';
 import { type ContextStage, createContextStage } from '../deliver/context-stage.js';
-import { type MailSender, OutboxMailSender, SmtpMailSender } from '../channels/email/sender.js';
-import { OutboxSlackSender, type SlackSender, WebApiSlackSender } from '../channels/slack/sender.js';
 import { startDeliveryWorkers } from '../deliver/worker.js';
+import type { ChannelKind } from '../domain/model.js';
 import { BullDeliveryQueue } from '../enqueue/delivery-queue.js';
 import { createApp } from '../http/app.js';
-import type { ChannelKind } from '../domain/model.js';
+import { registerRoutes } from '../http/routes/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
+import { RedisAlertStore } from '../store/alert-store.js';
+import { DeliveryLocks } from '../store/delivery-locks.js';
+import { DeliveryStore } from '../store/delivery-store.js';
 import {
   checkEvictionPolicy,
   createProducerRedis,
@@ -37,14 +40,8 @@ import {
   RedisAuthError,
   waitForRedis,
 } from '../store/redis.js';
-import { loadEmailTemplates } from '../channels/email/render.js';
-import { RedisAlertStore } from '../store/alert-store.js';
-import { DeliveryStore } from '../store/delivery-store.js';
 import { configHashOf, startRelayHeartbeat } from '../store/relay-heartbeat.js';
 import { createReplicaGate } from '../store/replicas.js';
-
-/** Long enough for an email read the next morning; short enough that an old mail cannot acknowledge a new incident (ids differ anyway). */
-const ACK_LINK_LIFETIME_SECONDS = 3 * 86400;
 
 export interface RelayOptions {
   logger?: Logger;
@@ -130,31 +127,36 @@ async function verifySenders(
   }
 }
 
-export async function startRelay(config: Config, options: RelayOptions = {}): Promise<RunningRelay> {
-  const logger = options.logger ?? createLogger(config.logLevel);
-  const metrics = options.metrics ?? createMetrics();
-  const { policy } = config;
-  const runsApi = config.role !== 'worker';
-  const runsWorker = config.role !== 'api';
+/** The stores and queues over one Redis connection (the producer's, or the workers' own). */
+function storesOver(redis: Redis, policy: Config['policy']) {
+  const storeOptions = { prefix: policy.redis_prefix, retentionSeconds: policy.delivery.retention };
+  return {
+    alerts: new RedisAlertStore(redis, storeOptions),
+    queue: new BullDeliveryQueue(redis, { ...storeOptions, attempts: policy.delivery.attempts }),
+    deliveries: new DeliveryStore(redis, policy.redis_prefix, policy.delivery.retention),
+  };
+}
 
+/** Connects the producer's Redis; a relay that cannot reach Redis at start exits. */
+async function connectRedis(config: Config, logger: Logger, waitMs: number): Promise<Redis> {
   const redis = createProducerRedis(config.redis);
   redis.on('error', (error) => logger.warn({ err: { message: error.message } }, 'Redis connection error'));
   // BullMQ checks the Redis version as soon as a Queue is built; without an offline queue that check must
-  // wait for the connection, or the queue stays broken. A relay that cannot reach Redis at start exits.
+  // wait for the connection, or the queue stays broken.
   logger.info('connecting to Redis');
-  await waitForRedis(redis, options.redisWaitMs ?? 30_000).catch((error: Error) => {
+  await waitForRedis(redis, waitMs).catch((error: Error) => {
     redis.disconnect();
     if (error instanceof RedisAuthError) throw error;
     throw new Error(`${error.message} (${describeRedisTarget(config.redis)}); is Redis running?`);
   });
   const warning = await checkEvictionPolicy(redis);
   if (warning) logger.warn(warning);
-  // WAIT runs on the connection the webhook's commit used: the producer's.
-  const replicas = createReplicaGate(redis, {
-    minReplicas: config.redisMinReplicas,
-    onReplicas: (count) => metrics.redisReplicas.set(count),
-  });
-  metrics.redisMinReplicas.set(config.redisMinReplicas);
+  return redis;
+}
+
+/** Announces this relay on its prefix and warns about another relay sharing it with a different policy. */
+async function announce(redis: Redis, config: Config, logger: Logger) {
+  const { policy } = config;
   const heartbeat = await startRelayHeartbeat(redis, {
     prefix: policy.redis_prefix,
     configHash: configHashOf(policy),
@@ -167,111 +169,183 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       'another relay uses this redis_prefix on this Redis with a different policy: relays sharing a prefix share queues and incidents; give each deployment its own redis_prefix',
     );
   }
-  const storeOptions = { prefix: policy.redis_prefix, retentionSeconds: policy.delivery.retention };
-  const store = new RedisAlertStore(redis, storeOptions);
-  const queueOptions = { ...storeOptions, attempts: policy.delivery.attempts };
-  const queue = new BullDeliveryQueue(redis, queueOptions);
-  const deliveries = new DeliveryStore(redis, policy.redis_prefix, policy.delivery.retention);
-  const interactions = new BullInteractionQueue(redis, policy.redis_prefix);
+  return heartbeat;
+}
 
-  let workers: Record<ChannelKind, Worker> | undefined;
-  let interactionWorker: Worker | undefined;
-  let workerRedis: Redis | undefined;
-  let workerQueue: BullDeliveryQueue | undefined;
-  let context: ContextStage | undefined;
-  let mail: MailSender | undefined;
-  if (runsWorker) {
-    const slack = options.slack ?? selectSlackSender(config);
-    mail = options.mail ?? selectMailSender(config);
-    for (const [channel, sender] of [
-      ['slack', slack],
-      ['email', mail],
-    ] as const) {
-      metrics.previewMode.set({ channel }, sender.preview ? 1 : 0);
-      metrics.deadLetters.inc({ channel }, 0);
-      metrics.deliveries.inc({ channel, outcome: 'dead_lettered' }, 0);
-      if (sender.preview)
-        logger.warn(
-          { channel, outbox: config.outboxDir },
-          `${channel} runs in preview mode: messages are written to the outbox, not sent`,
-        );
-    }
-    await verifySenders(slack, mail, config, logger);
-    const templates = loadEmailTemplates(policy.templates_dir);
-
-    workerRedis = createWorkerRedis(config.redis);
-    workerRedis.on('error', (error) =>
-      logger.warn({ err: { message: error.message } }, 'Redis connection error (worker)'),
-    );
-    workerQueue = new BullDeliveryQueue(workerRedis, queueOptions);
-    const workerDeliveries = new DeliveryStore(workerRedis, policy.redis_prefix, policy.delivery.retention);
-    context = createContextStage({
-      catalogPath: policy.context.catalog,
-      provider: selectContextProvider(config, workerRedis),
-      deadlineMs: Math.max(200, policy.context.timeout * 1000 + 200),
-      onUnavailable: (reason) => {
-        metrics.contextUnavailable.inc();
-        logger.warn({ reason }, 'cold-chain context unavailable; notifying without it');
-      },
-    });
-    const deliverers = createDeliverers({
-      slack,
-      mail,
-      store: workerDeliveries,
-      templates,
-      metrics,
-      logger,
-      emailFrom: config.smtp.from,
-      slackPaceMs: policy.delivery.slack_pace * 1000,
-      ...(config.slack.signingSecret
-        ? {
-            slackActions: (run) =>
-              slackActionBlocks(run, {
-                silenceDurations: config.alertmanagerUrls.length > 0 ? policy.silence_durations : [],
-              }),
-          }
-        : {}),
-      ...(config.ackSecret
-        ? {
-            ackUrl: (run) =>
-              `${config.publicUrl}/ack/${signAckToken(config.ackSecret!, {
-                groupId: run.snapshot.groupId,
-                incidentId: run.snapshot.incidentId,
-                who: run.delivery.target,
-                exp: Math.floor(run.now / 1000) + ACK_LINK_LIFETIME_SECONDS,
-              })}`,
-          }
-        : {}),
-    });
-    const workerAlerts = new RedisAlertStore(workerRedis, storeOptions);
-    workers = startDeliveryWorkers({
-      alerts: workerAlerts,
-      deliveries: workerDeliveries,
-      queue: workerQueue,
-      deliverers,
-      context,
-      alertmanager: createAlertmanagerCheck(config.alertmanagerUrls),
-      policy,
-      oncallEmail: config.oncallEmail,
-      logger,
-      metrics,
-      connection: workerRedis,
-      ...(options.now ? { now: options.now } : {}),
-      ...(options.locks?.jobLockMs ? { jobLockMs: options.locks.jobLockMs } : {}),
-      ...(options.locks?.deliveryLockMs ? { deliveryLockMs: options.locks.deliveryLockMs } : {}),
-    });
-    interactionWorker = startInteractionWorker({
-      alerts: workerAlerts,
-      deliveries: workerDeliveries,
-      queue: workerQueue,
-      alertmanagerUrls: config.alertmanagerUrls,
-      publicUrl: config.publicUrl,
-      connection: workerRedis,
-      prefix: policy.redis_prefix,
-      slackApiUrl: config.slack.apiUrl,
-      logger,
-    });
+/** Seeds the per-channel series so dashboards see 0 rather than nothing, and says when a channel is in preview. */
+function seedChannelMetrics(
+  senders: Record<ChannelKind, { preview: boolean }>,
+  config: Config,
+  metrics: Metrics,
+  logger: Logger,
+): void {
+  for (const [channel, sender] of Object.entries(senders)) {
+    metrics.previewMode.set({ channel }, sender.preview ? 1 : 0);
+    metrics.deadLetters.inc({ channel }, 0);
+    metrics.deliveries.inc({ channel, outcome: 'dead_lettered' }, 0);
+    if (sender.preview)
+      logger.warn(
+        { channel, outbox: config.outboxDir },
+        `${channel} runs in preview mode: messages are written to the outbox, not sent`,
+      );
   }
+}
+
+interface RunningWorkers {
+  workers: Record<ChannelKind, Worker>;
+  interactionWorker: Worker;
+  workerRedis: Redis;
+  workerQueue: BullDeliveryQueue;
+  context: ContextStage;
+  mail: MailSender;
+}
+
+/** The worker role: senders (checked), channel slices, delivery and interaction workers on their own Redis connection. */
+async function startWorkers(
+  config: Config,
+  options: RelayOptions,
+  metrics: Metrics,
+  logger: Logger,
+): Promise<RunningWorkers> {
+  const { policy } = config;
+  const slack = options.slack ?? selectSlackSender(config);
+  const mail = options.mail ?? selectMailSender(config);
+  seedChannelMetrics({ slack, email: mail }, config, metrics, logger);
+  await verifySenders(slack, mail, config, logger);
+  const templates = loadEmailTemplates(policy.templates_dir);
+
+  const workerRedis = createWorkerRedis(config.redis);
+  workerRedis.on('error', (error) =>
+    logger.warn({ err: { message: error.message } }, 'Redis connection error (worker)'),
+  );
+  const { alerts, queue: workerQueue, deliveries } = storesOver(workerRedis, policy);
+  const context = createContextStage({
+    catalogPath: policy.context.catalog,
+    provider: selectContextProvider(config, workerRedis),
+    deadlineMs: Math.max(200, policy.context.timeout * 1000 + 200),
+    onUnavailable: (reason) => {
+      metrics.contextUnavailable.inc();
+      logger.warn({ reason }, 'cold-chain context unavailable; notifying without it');
+    },
+  });
+  const deliverers = createDeliverers({
+    slack,
+    mail,
+    paceGate: new SlackPaceGate(workerRedis, policy.redis_prefix),
+    templates,
+    metrics,
+    logger,
+    emailFrom: config.smtp.from,
+    slackPaceMs: policy.delivery.slack_pace * 1000,
+    buttons: config.slack.signingSecret
+      ? { silenceDurations: config.alertmanagerUrls.length > 0 ? policy.silence_durations : [] }
+      : undefined,
+    ackLinks: config.ackSecret ? { publicUrl: config.publicUrl, secret: config.ackSecret } : undefined,
+  });
+  const workers = startDeliveryWorkers({
+    alerts,
+    deliveries,
+    locks: new DeliveryLocks(workerRedis, policy.redis_prefix),
+    queue: workerQueue,
+    deliverers,
+    context,
+    alertmanager: createAlertmanagerCheck(config.alertmanagerUrls),
+    policy,
+    oncallEmail: config.oncallEmail,
+    logger,
+    metrics,
+    connection: workerRedis,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.locks?.jobLockMs ? { jobLockMs: options.locks.jobLockMs } : {}),
+    ...(options.locks?.deliveryLockMs ? { deliveryLockMs: options.locks.deliveryLockMs } : {}),
+  });
+  const interactionWorker = startInteractionWorker({
+    alerts,
+    deliveries,
+    queue: workerQueue,
+    alertmanagerUrls: config.alertmanagerUrls,
+    publicUrl: config.publicUrl,
+    connection: workerRedis,
+    prefix: policy.redis_prefix,
+    slackApiUrl: config.slack.apiUrl,
+    logger,
+  });
+  return { workers, interactionWorker, workerRedis, workerQueue, context, mail };
+}
+
+/** Queue depths for /metrics, summed over the channel kinds' queues. */
+async function refreshQueueGauges(queue: BullDeliveryQueue, metrics: Metrics): Promise<void> {
+  // 'prioritized' holds every waiting delivery job (they all have a priority), so it counts as waiting.
+  const counts = await queue.getJobCounts(
+    'waiting',
+    'prioritized',
+    'active',
+    'delayed',
+    'failed',
+    'completed',
+  );
+  counts.waiting = (counts.waiting ?? 0) + (counts.prioritized ?? 0);
+  delete counts.prioritized;
+  for (const [state, count] of Object.entries(counts)) metrics.queueJobs.set({ state }, count);
+}
+
+async function listen(app: { fetch: (request: Request) => Response | Promise<Response> }, config: Config) {
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+    s.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          error.code === 'EADDRINUSE'
+            ? `${config.host}:${config.port} is already in use (PORT, HOST)`
+            : error.message,
+        ),
+      ),
+    );
+  });
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+/**
+ * Waits for a worker's running jobs up to the grace, then closes it. Waits with pause(), not close(): once
+ * close() has started, BullMQ hands every later call, close(true) included, the same pending promise, so a
+ * hung job would hold stop() forever. pause() takes no new job and resolves when the running ones are done;
+ * after the grace, close(true) abandons them (their locks expire and another worker takes the jobs over as
+ * stalled).
+ */
+async function closeWorker(w: Worker, what: string, graceMs: number, logger: Logger): Promise<void> {
+  const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
+  const idle = w.pause().then(
+    () => 'idle' as const,
+    () => 'idle' as const,
+  );
+  if ((await Promise.race([idle, grace])) === 'timeout') {
+    logger.warn(
+      `in-flight ${what} did not finish within shutdown_grace; they will be retried by another worker`,
+    );
+    await w.close(true);
+  } else {
+    await w.close();
+  }
+}
+
+export async function startRelay(config: Config, options: RelayOptions = {}): Promise<RunningRelay> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const metrics = options.metrics ?? createMetrics();
+  const { policy } = config;
+  const runsApi = config.role !== 'worker';
+
+  const redis = await connectRedis(config, logger, options.redisWaitMs ?? 30_000);
+  // WAIT runs on the connection the webhook's commit used: the producer's.
+  const replicas = createReplicaGate(redis, {
+    minReplicas: config.redisMinReplicas,
+    onReplicas: (count) => metrics.redisReplicas.set(count),
+  });
+  metrics.redisMinReplicas.set(config.redisMinReplicas);
+  const heartbeat = await announce(redis, config, logger);
+  const { alerts: store, queue, deliveries } = storesOver(redis, policy);
+  const interactions = new BullInteractionQueue(redis, policy.redis_prefix);
+  const running = config.role !== 'api' ? await startWorkers(config, options, metrics, logger) : undefined;
+  const workers = running?.workers;
 
   const app = createApp({
     config,
@@ -307,35 +381,11 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       }),
     refreshGauges: async () => {
       await replicas.check().catch(() => undefined); // sets relay_redis_replicas; /readyz reports the reason
-      // Summed over the channel kinds' queues; 'prioritized' holds every waiting delivery job (they all have a
-      // priority), so it counts as waiting.
-      const counts = await queue.getJobCounts(
-        'waiting',
-        'prioritized',
-        'active',
-        'delayed',
-        'failed',
-        'completed',
-      );
-      counts.waiting = (counts.waiting ?? 0) + (counts.prioritized ?? 0);
-      delete counts.prioritized;
-      for (const [state, count] of Object.entries(counts)) metrics.queueJobs.set({ state }, count);
+      await refreshQueueGauges(queue, metrics);
     },
   });
 
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
-    s.once('error', (error: NodeJS.ErrnoException) =>
-      reject(
-        new Error(
-          error.code === 'EADDRINUSE'
-            ? `${config.host}:${config.port} is already in use (PORT, HOST)`
-            : error.message,
-        ),
-      ),
-    );
-  });
-  const port = (server.address() as AddressInfo).port;
+  const { server, port } = await listen(app, config);
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   logger.info({ host: config.host, port, role: config.role, policy: config.policySource }, 'relay listening');
   if (runsApi && !config.webhookToken) {
@@ -353,7 +403,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     store,
     deliveries,
     workers,
-    context,
+    context: running?.context,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -364,38 +414,19 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       await closed;
       // With the worker's Redis down, a running job can neither finish nor record its outcome: waiting out
       // the grace would only delay shutdown (its lock expires and another worker retries it).
-      const graceMs = workerRedis?.status === 'ready' ? policy.delivery.shutdown_grace * 1000 : 0;
-      const closeWorker = async (w: Worker, what: string) => {
-        const grace = new Promise<'timeout'>((resolve) =>
-          setTimeout(() => resolve('timeout'), graceMs).unref(),
-        );
-        // Wait with pause(), not close(): once close() has started, BullMQ hands every later call, close(true)
-        // included, the same pending promise, so a hung job would hold stop() forever. pause() takes no new
-        // job and resolves when the running ones are done; after the grace, close(true) abandons them (their
-        // locks expire and another worker takes the jobs over as stalled).
-        const idle = w.pause().then(
-          () => 'idle' as const,
-          () => 'idle' as const,
-        );
-        if ((await Promise.race([idle, grace])) === 'timeout') {
-          logger.warn(
-            `in-flight ${what} did not finish within shutdown_grace; they will be retried by another worker`,
-          );
-          await w.close(true);
-        } else {
-          await w.close();
-        }
-      };
+      const graceMs = running?.workerRedis.status === 'ready' ? policy.delivery.shutdown_grace * 1000 : 0;
       await Promise.all([
-        ...Object.entries(workers ?? {}).map(([kind, w]) => closeWorker(w, `${kind} deliveries`)),
-        interactionWorker ? closeWorker(interactionWorker, 'interactions') : undefined,
+        ...Object.entries(workers ?? {}).map(([kind, w]) =>
+          closeWorker(w, `${kind} deliveries`, graceMs, logger),
+        ),
+        running ? closeWorker(running.interactionWorker, 'interactions', graceMs, logger) : undefined,
       ]);
-      await workerQueue?.close();
+      await running?.workerQueue.close();
       await interactions.close();
       await heartbeat.stop();
       await queue.close();
-      mail?.close();
-      workerRedis?.disconnect();
+      running?.mail.close();
+      running?.workerRedis.disconnect();
       redis.disconnect();
     },
   };

@@ -11,6 +11,7 @@ import { buildView } from '../render/view.js';
 import { deliveriesFor, selectRoutes } from '../route/route.js';
 import type { AlertStore } from '../store/alert-store.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
+import type { DeliveryLocks } from '../store/delivery-locks.js';
 import type { IncidentFlags } from '../domain/delivery-log.js';
 import type { AlertmanagerCheck } from '../alertmanager/alerts.js';
 import { endSilencePause, finishResolve, resolveGone } from '../alertmanager/truth.js';
@@ -29,6 +30,7 @@ import { needsAlertmanager, nextWake, type PlanInput, planDelivery } from '../do
 export interface ReconcileDeps {
   alerts: AlertStore;
   deliveries: DeliveryStore;
+  locks: DeliveryLocks;
   queue: DeliveryQueuePort;
   deliverers: Record<ChannelKind, Deliverer>;
   context?: ContextStage | undefined;
@@ -112,7 +114,7 @@ export async function reconcileDelivery(
 ): Promise<ReconcileResult> {
   const now = (deps.now ?? Date.now)();
   const { groupId, incidentId, deliveryId } = job;
-  const lock = await deps.deliveries.holdLock(
+  const lock = await deps.locks.holdLock(
     groupId,
     incidentId,
     deliveryId,

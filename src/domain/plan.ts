@@ -3,8 +3,9 @@
  * far, what must be sent now, and when to look again. Pure, so every case of DESIGN.md §Repeat policy and
  * §Level-triggered is a unit test. Whatever order jobs run in, the same inputs give the same plan.
  */
-import type { AlertState, DeliveryTarget, IncidentSnapshot } from './model.js';
+
 import type { DeliveryLog, IncidentFlags, ToldState } from './delivery-log.js';
+import type { AlertState, DeliveryTarget, IncidentSnapshot } from './model.js';
 
 export interface ChangeSummary {
   joined: AlertState[];

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebApiSlackSender } from '../../src/channels/slack/sender.js';
 import type { RunningRelay } from '../../src/app/relay.js';
-import { DeliveryStore } from '../../src/store/delivery-store.js';
+import { DeliveryLocks } from '../../src/store/delivery-locks.js';
 import {
   CRITICAL,
   deliveryLog,
@@ -25,14 +25,14 @@ import type { SmtpSink } from '../support/smtp-sink.js';
 
 const prefix = uniquePrefix('delivery-lock');
 let redis: Redis;
-let store: DeliveryStore;
+let store: DeliveryLocks;
 let fake: FakeSlack;
 let sink: SmtpSink;
 const relays: RunningRelay[] = [];
 
 beforeAll(async () => {
   redis = new Redis(REDIS_URL);
-  store = new DeliveryStore(redis, prefix, 60);
+  store = new DeliveryLocks(redis, prefix);
   ({ fake, sink } = await startHarness());
 });
 

@@ -5,17 +5,17 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeliveryStore, slotSpacing } from '../../src/store/delivery-store.js';
+import { SlackPaceGate, slotSpacing } from '../../src/channels/slack/pace-gate.js';
 import { pollUntil } from '../support/poll.js';
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 const prefix = uniquePrefix('slack-gate');
 let redis: Redis;
-let store: DeliveryStore;
+let store: SlackPaceGate;
 
 beforeAll(() => {
   redis = new Redis(REDIS_URL);
-  store = new DeliveryStore(redis, prefix, 60);
+  store = new SlackPaceGate(redis, prefix);
 });
 
 afterAll(async () => {
@@ -27,16 +27,16 @@ const LONG = 10_000;
 
 describe('the Slack gate', () => {
   it('lets the first caller of an idle channel through and gives each waiter its own slot, one spacing apart', async () => {
-    expect(await store.acquireSlackGate('#paced', LONG, 'h0')).toBe(0);
-    const w1 = await store.acquireSlackGate('#paced', LONG, 'h1');
-    const w2 = await store.acquireSlackGate('#paced', LONG, 'h2');
-    const w3 = await store.acquireSlackGate('#paced', LONG, 'h3');
+    expect(await store.acquire('#paced', LONG, 'h0')).toBe(0);
+    const w1 = await store.acquire('#paced', LONG, 'h1');
+    const w2 = await store.acquire('#paced', LONG, 'h2');
+    const w3 = await store.acquire('#paced', LONG, 'h3');
     // Each wait ends at a later slot: waiters do not all wake at the same time.
     expect(w1).toBeGreaterThan(0);
     expect(w2 - w1).toBeGreaterThan(LONG / 2);
     expect(w3 - w2).toBeGreaterThan(LONG / 2);
 
-    const state = await store.slackGateState('#paced');
+    const state = await store.state('#paced');
     const r1 = state.reservations.h1!;
     const spacing = slotSpacing(LONG);
     expect(spacing).toBeGreaterThanOrEqual(LONG);
@@ -45,32 +45,32 @@ describe('the Slack gate', () => {
   });
 
   it('keeps a waiter its slot when it asks again before the slot (a wake-up too early, or a re-sent call)', async () => {
-    const before = await store.slackGateState('#paced');
-    const again = await store.acquireSlackGate('#paced', LONG, 'h2');
+    const before = await store.state('#paced');
+    const again = await store.acquire('#paced', LONG, 'h2');
     expect(again).toBeGreaterThan(LONG / 2);
-    expect(await store.slackGateState('#paced')).toEqual(before);
+    expect(await store.state('#paced')).toEqual(before);
   });
 
   it('lets a waiter through at its slot without taking a new one; its next call queues like any other', async () => {
     const SHORT = 1000;
-    expect(await store.acquireSlackGate('#short', SHORT, 'a')).toBe(0);
-    expect(await store.acquireSlackGate('#short', SHORT, 'b')).toBeGreaterThan(0);
-    const { reservations, nextAt } = await store.slackGateState('#short');
+    expect(await store.acquire('#short', SHORT, 'a')).toBe(0);
+    expect(await store.acquire('#short', SHORT, 'b')).toBeGreaterThan(0);
+    const { reservations, nextAt } = await store.state('#short');
     const slotOfB = reservations.b!;
     expect(nextAt).toBe(slotOfB + slotSpacing(SHORT));
 
     await pollUntil(
-      async () => (await store.acquireSlackGate('#short', SHORT, 'b')) === 0,
+      async () => (await store.acquire('#short', SHORT, 'b')) === 0,
       10_000,
       () => 'b was never let through at its slot',
     );
-    const after = await store.slackGateState('#short');
+    const after = await store.state('#short');
     expect(after.reservations).toEqual({});
     expect(after.nextAt).toBe(slotOfB + slotSpacing(SHORT));
     // A second call of b's run (a thread reply after the root update) is paced too: it waits behind c.
-    expect(await store.acquireSlackGate('#short', SHORT, 'c')).toBeGreaterThan(0);
-    expect(await store.acquireSlackGate('#short', SHORT, 'b')).toBeGreaterThan(0);
-    const last = await store.slackGateState('#short');
+    expect(await store.acquire('#short', SHORT, 'c')).toBeGreaterThan(0);
+    expect(await store.acquire('#short', SHORT, 'b')).toBeGreaterThan(0);
+    const last = await store.state('#short');
     expect(last.reservations).toEqual({
       c: slotOfB + slotSpacing(SHORT),
       b: slotOfB + 2 * slotSpacing(SHORT),
@@ -80,23 +80,23 @@ describe('the Slack gate', () => {
   it('after a 429, a waiter whose slot falls inside the block is queued again after it, once', async () => {
     const SHORT = 200;
     const BLOCK = 60_000;
-    expect(await store.acquireSlackGate('#limited', SHORT, 'a')).toBe(0);
-    expect(await store.acquireSlackGate('#limited', SHORT, 'b')).toBeLessThanOrEqual(slotSpacing(SHORT));
-    await store.blockSlackGate('#limited', BLOCK);
-    const { blockedUntil } = await store.slackGateState('#limited');
+    expect(await store.acquire('#limited', SHORT, 'a')).toBe(0);
+    expect(await store.acquire('#limited', SHORT, 'b')).toBeLessThanOrEqual(slotSpacing(SHORT));
+    await store.block('#limited', BLOCK);
+    const { blockedUntil } = await store.state('#limited');
     // A newcomer waits for the block to pass.
-    expect(await store.acquireSlackGate('#limited', SHORT, 'c')).toBeGreaterThan(BLOCK / 2);
+    expect(await store.acquire('#limited', SHORT, 'c')).toBeGreaterThan(BLOCK / 2);
     // b's slot comes during the block: b is given a slot after the block (and after c, who asked first).
     let wait = 0;
     await pollUntil(
       async () => {
-        wait = await store.acquireSlackGate('#limited', SHORT, 'b');
+        wait = await store.acquire('#limited', SHORT, 'b');
         return wait > BLOCK / 2;
       },
       10_000,
       () => `b was not moved past the block (last wait ${wait} ms)`,
     );
-    const state = await store.slackGateState('#limited');
+    const state = await store.state('#limited');
     expect(state.reservations.c).toBe(blockedUntil);
     expect(state.reservations.b).toBe(blockedUntil! + slotSpacing(SHORT));
     expect(state.nextAt).toBe(blockedUntil! + 2 * slotSpacing(SHORT));

@@ -1,8 +1,9 @@
 /** The buttons on a firing Slack message: Acknowledge, Silence 1 h / 4 h, and links to runbook and Grafana. */
-import { formatDuration } from '../../domain/duration.js';
-import type { DeliveryRun } from '../registry.js';
-import { acknowledgementCovers } from '../../domain/plan.js';
+
 import type { IncidentRef } from '../../ack/acknowledge.js';
+import { formatDuration } from '../../domain/duration.js';
+import { acknowledgementCovers } from '../../domain/plan.js';
+import type { DeliveryRun } from '../registry.js';
 
 /** Button values carry the incident as `groupId:incidentId`. */
 export function incidentRefValue(ref: IncidentRef): string {

@@ -5,11 +5,11 @@
  */
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { IncidentRef } from '../../ack/acknowledge.js';
+import { type SilenceDeps, silenceIncident } from '../../alertmanager/silences.js';
 import { queuePrefix } from '../../enqueue/delivery-queue.js';
 import type { Logger } from '../../observability/logger.js';
 import { formatTime } from '../../render/describe.js';
-import type { IncidentRef } from '../../ack/acknowledge.js';
-import { type SilenceDeps, silenceIncident } from '../../alertmanager/silences.js';
 
 export const INTERACTION_QUEUE = 'interactions';
 
@@ -25,7 +25,12 @@ export interface InteractionQueue {
    * True the first time a click is seen: Slack retries a request it thinks timed out, and the same click
    * must not act twice. The key names the user, the action, its timestamp and the incident.
    */
-  firstClick(click: { userId: string; actionId: string; actionTs: string; incidentId: string }): Promise<boolean>;
+  firstClick(click: {
+    userId: string;
+    actionId: string;
+    actionTs: string;
+    incidentId: string;
+  }): Promise<boolean>;
 }
 
 export class BullInteractionQueue implements InteractionQueue {
