@@ -9,6 +9,7 @@ import type { IncidentSnapshot } from '../domain/model.js';
 import type { AlertStore } from '../store/alert-store.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
 import type { IncidentFlags } from '../domain/delivery-log.js';
+import { incidentDestinations } from '../domain/destinations.js';
 
 export interface IncidentRef {
   groupId: string;
@@ -32,7 +33,7 @@ export async function reconcileAll(
   flags: IncidentFlags,
   queue: DeliveryQueuePort,
 ): Promise<void> {
-  const all = [...snapshot.deliveries, ...(flags.extraDeliveries ?? [])];
+  const all = incidentDestinations(snapshot, flags);
   await queue.enqueue(
     all.map((d) => ({
       groupId: snapshot.groupId,

@@ -3,11 +3,11 @@
  * source of truth): `GET /api/v2/alerts` filtered by the group's labels, in every state (active, silenced,
  * inhibited); `GET /api/v2/status` for when the replica started and `GET /api/v2/receivers` for whether it
  * sends to the incident's receiver, which say whether its silence about an alert can be trusted. The
- * answers are judged by
- * alertmanager-verdict.ts. A replica that does not answer is skipped; one that keeps failing is not asked
+ * answers are judged by verdict.ts. Silences are created by silences.ts, with the same filters. A replica that does not answer is skipped; one that keeps failing is not asked
  * again for a while (a hung replica would otherwise cost every reconcile run a full timeout).
  */
 import { CircuitBreaker } from '../context/circuit-breaker.js';
+import { matcherText } from '../domain/matchers.js';
 import type { IncidentSnapshot } from '../domain/model.js';
 import {
   type AlertmanagerVerdict,
@@ -42,11 +42,9 @@ export function displayUrl(url: string): string {
   }
 }
 
-/** Alertmanager's matcher syntax: the value in double quotes, `\` and `"` escaped. */
+/** `GET /api/v2/alerts` filters for the group's labels (Alertmanager's matcher syntax). */
 export function groupFilters(snapshot: Pick<IncidentSnapshot, 'groupLabels'>): string[] {
-  return Object.entries(snapshot.groupLabels).map(
-    ([k, v]) => `filter=${encodeURIComponent(`${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)}`,
-  );
+  return Object.entries(snapshot.groupLabels).map(([k, v]) => `filter=${encodeURIComponent(matcherText(k, v))}`);
 }
 
 export function createAlertmanagerCheck(

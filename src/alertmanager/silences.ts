@@ -9,6 +9,7 @@ import type { AlertStore } from '../store/alert-store.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
 import type { IncidentFlags } from '../domain/delivery-log.js';
 import { type IncidentRef, reconcileAll } from '../ack/acknowledge.js';
+import { groupFilters } from './alerts.js';
 
 export interface CreatedSilence {
   alertmanager: string;
@@ -51,12 +52,7 @@ export async function createSilences(
     createdBy: request.by,
     comment: request.comment,
   });
-  const filter = matchers
-    .map(
-      (m) =>
-        `filter=${encodeURIComponent(`${m.name}="${m.value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)}`,
-    )
-    .join('&');
+  const filter = groupFilters(request.snapshot).join('&');
   const results = await Promise.all(
     urls.map(async (url): Promise<CreatedSilence | string> => {
       try {

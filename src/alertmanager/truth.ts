@@ -12,6 +12,7 @@ import type { AlertStore } from '../store/alert-store.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
 import type { IncidentFlags } from '../domain/delivery-log.js';
 import { type AlertmanagerVerdict, countResolved, resolveGoneAlerts } from './verdict.js';
+import { incidentDestinations } from '../domain/destinations.js';
 
 export interface TruthDeps {
   alerts: AlertStore;
@@ -30,9 +31,7 @@ function jobsExcept(
   deliveryId: string,
   now: number,
 ): ReconcileJobData[] {
-  const targets = new Map(
-    [...snapshot.deliveries, ...(flags?.extraDeliveries ?? [])].map((d) => [d.id, d] as const),
-  );
+  const targets = new Map(incidentDestinations(snapshot, flags).map((d) => [d.id, d] as const));
   targets.delete(deliveryId);
   return [...targets.values()].map((d) => ({
     groupId: snapshot.groupId,

@@ -1,4 +1,5 @@
 /** Links an alert message offers. Pure string building; label values may hold anything (see safe-text.ts). */
+import { matcherSetText } from '../domain/matchers.js';
 import { encodeComponent } from './safe-text.js';
 
 // Labels that carry a measurement: a silence matching them would stop matching when the value moves.
@@ -13,7 +14,7 @@ export function silenceMatchers(labels: Readonly<Record<string, string>>): [stri
 
 /** Alertmanager's "new silence" form with the matchers filled in. */
 export function buildSilenceUrl(alertmanagerUrl: string, matchers: readonly [string, string][]): string {
-  const filter = `{${matchers.map(([name, value]) => `${name}="${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`;
+  const filter = matcherSetText(matchers);
   return `${stripTrailingSlash(alertmanagerUrl)}/#/silences/new?filter=${encodeComponent(filter)}`;
 }
 

@@ -26,6 +26,7 @@ import type { Deliverer, DeliveryRun } from '../channels/registry.js';
 import type { ContextOutcome, ContextStage } from './context-stage.js';
 import { RateLimitedError } from '../channels/errors.js';
 import { needsAlertmanager, nextWake, type PlanInput, planDelivery } from '../domain/plan.js';
+import { incidentDestinations } from '../domain/destinations.js';
 
 export interface ReconcileDeps {
   alerts: AlertStore;
@@ -114,12 +115,7 @@ export async function reconcileDelivery(
 ): Promise<ReconcileResult> {
   const now = (deps.now ?? Date.now)();
   const { groupId, incidentId, deliveryId } = job;
-  const lock = await deps.locks.holdLock(
-    groupId,
-    incidentId,
-    deliveryId,
-    deps.deliveryLockMs ?? LOCK_TTL_MS,
-  );
+  const lock = await deps.locks.holdLock(groupId, incidentId, deliveryId, deps.deliveryLockMs ?? LOCK_TTL_MS);
   if (!lock) {
     // Another job for this delivery is running; come back shortly rather than run beside it.
     throw new RateLimitedError(1000, 'lock');
@@ -128,7 +124,7 @@ export async function reconcileDelivery(
     let snapshot = await deps.alerts.loadIncident(groupId, incidentId);
     if (!snapshot) return { status: 'gone', reason: 'the incident expired from Redis' };
     let flags = await deps.deliveries.loadFlags(groupId, incidentId);
-    const base = [...snapshot.deliveries, ...(flags.extraDeliveries ?? [])].find((d) => d.id === deliveryId);
+    const base = incidentDestinations(snapshot, flags).find((d) => d.id === deliveryId);
     if (!base)
       return { status: 'gone', reason: `delivery ${deliveryId} is not part of incident ${incidentId}` };
 
@@ -242,7 +238,7 @@ async function recordEscalation(
   deps: ReconcileDeps,
 ): Promise<IncidentFlags> {
   const escalation = context.escalation!;
-  const known = new Set([...snapshot.deliveries, ...(flags.extraDeliveries ?? [])].map((d) => d.id));
+  const known = new Set(incidentDestinations(snapshot, flags).map((d) => d.id));
   const added = escalatedTargets(snapshot, context, deps).filter((t) => !known.has(t.id));
   if (flags.escalation?.rule === escalation.rule && added.length === 0) return flags;
   // Jobs of an incident's deliveries run at once and each may find the escalation new. Only the one whose
@@ -270,7 +266,7 @@ async function recordEscalation(
     'incident escalated',
   );
   // Every delivery re-renders with the escalation; the new ones post for the first time.
-  const all = [...snapshot.deliveries, ...(updated.extraDeliveries ?? [])];
+  const all = incidentDestinations(snapshot, updated);
   await deps.queue.enqueue(
     all.map((d) => ({
       groupId: snapshot.groupId,

@@ -58,3 +58,13 @@ export function matches(matcher: Matcher, labels: Readonly<Record<string, string
 export function matchesAll(matchers: readonly Matcher[], labels: Readonly<Record<string, string>>): boolean {
   return matchers.every((m) => matches(m, labels));
 }
+
+/** One equality matcher in Alertmanager's syntax: the value in double quotes, `\` and `"` escaped. */
+export function matcherText(name: string, value: string): string {
+  return `${name}="${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** A set of equality matchers as Alertmanager's UI filter reads them: `{a="1",b="2"}`. */
+export function matcherSetText(matchers: Iterable<readonly [string, string]>): string {
+  return `{${[...matchers].map(([name, value]) => matcherText(name, value)).join(',')}}`;
+}

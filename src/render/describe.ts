@@ -4,6 +4,7 @@
  */
 import { encodeComponent } from '../context/safe-text.js';
 import type { AlertState, IncidentSnapshot } from '../domain/model.js';
+import { matcherSetText } from '../domain/matchers.js';
 
 /** Labels that say which thing is affected, in the order a dispatcher looks for them. */
 const SUBJECT_LABELS = [
@@ -111,9 +112,7 @@ export function safeUrl(url: string | undefined): string | undefined {
 export function alertmanagerUrl(snapshot: IncidentSnapshot): string | undefined {
   const base = safeUrl(snapshot.externalURL);
   if (!base) return undefined;
-  const filter = `{${Object.entries(snapshot.groupLabels)
-    .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)
-    .join(',')}}`;
+  const filter = matcherSetText(Object.entries(snapshot.groupLabels));
   return `${base.replace(/\/+$/, '')}/#/alerts?receiver=${encodeComponent(snapshot.receiver)}&filter=${encodeComponent(filter)}`;
 }
 
