@@ -1,13 +1,17 @@
 /** The relay process: config, wiring, signals. Exit code 2 means the configuration was refused. */
-import { type Config, ConfigError, DEFAULT_REDIS_URL, loadConfig } from './config/config.js';
-import { answers, LOCAL_REDIS_DIR, type LocalRedis, startLocalRedis } from './store/local-redis.js';
-import { createLogger } from './observability/logger.js';
+
+import { runStaticChecks } from './app/checks.js';
 import { startRelay } from './app/relay.js';
+import { type Config, ConfigError, DEFAULT_REDIS_URL, loadConfig } from './config/config.js';
+import { createLogger } from './observability/logger.js';
+import { answers, LOCAL_REDIS_DIR, type LocalRedis, startLocalRedis } from './store/local-redis.js';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(process.env);
+    // Catalog, fleet and templates: every file problem is found here, before any network I/O.
+    runStaticChecks(config);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`relay: configuration refused:\n${error.message}\n`);
@@ -88,6 +92,11 @@ async function startLocalRedisIfNeeded(config: Config): Promise<LocalRedis | und
 }
 
 main().catch((error: unknown) => {
+  // An online check (Slack auth.test, SMTP verify) refused the start: a configuration problem like the others.
+  if (error instanceof ConfigError) {
+    process.stderr.write(`relay: configuration refused:\n${error.message}\n`);
+    process.exit(2);
+  }
   // The message says what to fix; a stack only helps for errors the relay did not expect.
   const known =
     error instanceof Error &&

@@ -14,6 +14,7 @@ import { BullInteractionQueue, startInteractionWorker } from '../channels/slack/
 import { SlackPaceGate } from '../channels/slack/pace-gate.js';
 import { OutboxSlackSender, type SlackSender, WebApiSlackSender } from '../channels/slack/sender.js';
 import type { Config } from '../config/config.js';
+import { runOnlineChecks } from './checks.js';
 import {
   CircuitBreaker,
   type ContextProvider,
@@ -103,27 +104,14 @@ function selectContextProvider(config: Config, redis: Redis): ContextProvider {
   });
 }
 
-/** Start-up checks: a bad Slack token or an unreachable SMTP server is an error, unless the operator chose to start degraded. */
-async function verifySenders(
-  slack: SlackSender,
-  mail: MailSender,
-  config: Config,
-  logger: Logger,
-): Promise<void> {
-  for (const [channel, sender] of [
-    ['Slack', slack],
-    ['SMTP', mail],
-  ] as const) {
-    try {
-      logger.info({ channel, result: await sender.verify() }, `${channel} check passed`);
-    } catch (error) {
-      const message = `${channel} check failed: ${(error as Error).message}`;
-      if (!config.policy.delivery.start_degraded)
-        throw new Error(`${message} (set delivery.start_degraded: true to start anyway)`);
+/** Online start-up checks: a bad Slack token or an unreachable SMTP server refuses the start, unless the operator chose to start degraded. */
+async function verifySenders(slack: SlackSender, mail: MailSender, config: Config, logger: Logger): Promise<void> {
+  for (const result of await runOnlineChecks(config, { slack, mail })) {
+    if (result.ok) logger.info({ channel: result.channel, result: result.detail }, `${result.channel} check passed`);
+    else
       logger.error(
-        `${message}; starting degraded because delivery.start_degraded is true: deliveries will retry and dead-letter`,
+        `${result.error.message}; starting degraded because delivery.start_degraded is true: deliveries will retry and dead-letter`,
       );
-    }
   }
 }
 

@@ -1,26 +1,51 @@
 /**
- * `npm run check-config -- FILE`: validates a policy file and prints the routing table it yields.
- * Without FILE it checks the embedded default. Exit code 2 when the file is refused, as at start.
+ * `npm run check-config -- [FILE] [--online]`: runs the checks `npm start` runs before it touches the
+ * network (the environment, the policy file, the context catalog, the fleet file, the email templates) and
+ * prints the routing table. FILE is the policy (default: RELAY_CONFIG, else the embedded default). With
+ * --online it also asks Slack (auth.test) and the SMTP server (verify), as the start does. Exit code 2 with
+ * the same one-line messages as at start when something is refused.
  */
-import { ConfigError, loadPolicyFile } from '../config/config.js';
+import { type OnlineCheckResult, runOnlineChecks, runStaticChecks } from '../app/checks.js';
+import { selectMailSender, selectSlackSender } from '../app/relay.js';
+import { ConfigError, loadConfig } from '../config/config.js';
 import { formatDuration } from '../domain/duration.js';
 import { describeRoutingTable } from '../route/route.js';
 
-const file = process.argv[2];
-try {
-  const { policy, source } = loadPolicyFile(file);
-  process.stdout.write(
-    `${source}: OK\n\n${describeRoutingTable(policy, process.env.RELAY_ONCALL_EMAIL)}\n\n`,
-  );
+const args = process.argv.slice(2);
+const online = args.includes('--online');
+const file = args.find((arg) => !arg.startsWith('--'));
+
+async function main(): Promise<void> {
+  const config = loadConfig(file ? { ...process.env, RELAY_CONFIG: file } : process.env);
+  runStaticChecks(config);
+  const { policy, policySource } = config;
+  process.stdout.write(`${policySource}: OK\n\n${describeRoutingTable(policy, config.oncallEmail)}\n\n`);
   const d = policy.delivery;
   process.stdout.write(
     `delivery: concurrency ${d.concurrency}, ${d.attempts} attempts (backoff ${formatDuration(d.backoff)} doubling to ${formatDuration(d.max_backoff)}), ` +
       `Slack pace ${d.slack_pace}s per channel, stale after ${formatDuration(d.stale_after)}, retention ${formatDuration(d.retention)}\n`,
   );
-} catch (error) {
+  if (!online) return;
+  const slack = selectSlackSender(config);
+  const mail = selectMailSender(config);
+  let results: OnlineCheckResult[];
+  try {
+    results = await runOnlineChecks(config, { slack, mail });
+  } finally {
+    mail.close();
+  }
+  for (const result of results)
+    process.stdout.write(
+      result.ok
+        ? `${result.channel}: ${result.detail}\n`
+        : `${result.error.message}; the relay starts degraded (delivery.start_degraded: true)\n`,
+    );
+}
+
+main().catch((error: unknown) => {
   if (error instanceof ConfigError) {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }
   throw error;
-}
+});

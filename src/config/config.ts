@@ -9,10 +9,9 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { type Matcher, parseMatcher } from '../domain/matchers.js';
 import { durationSchema } from '../domain/duration.js';
+import { ConfigError } from './errors.js';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
 const matcherSchema = z.string().transform((text, ctx): Matcher => {
   try {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { ConfigError } from '../config/errors.js';
 
 export interface ConfigIssue {
   /** Dotted path of the offending key (`escalation.0.when.cargo_class_in`), or a YAML position. */
@@ -12,8 +13,8 @@ export interface ConfigIssue {
  * A config file that cannot be used. The message has one `file: path.to.key: reason` line per
  * problem so an operator can fix all of them in one pass instead of one restart per typo.
  */
-export class ConfigFileError extends Error {
-  override readonly name = 'ConfigFileError';
+export class ConfigFileError extends ConfigError {
+  override name = 'ConfigFileError';
 
   constructor(
     readonly file: string,

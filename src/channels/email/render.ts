@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
+import { ConfigError } from '../../config/errors.js';
 import type { ChangeSummary, StaleAlertmanager } from '../../domain/plan.js';
 import { formatElapsed, formatTime } from '../../render/describe.js';
 import { headlineOf, type MessageView } from '../../render/view.js';
@@ -116,8 +117,8 @@ export function loadEmailTemplates(dir: string = DEFAULT_TEMPLATES_DIR): EmailTe
     try {
       return readFileSync(path, 'utf8');
     } catch (error) {
-      throw new Error(
-        `email template ${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      throw new ConfigError(
+        `templates_dir: email template ${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
       );
     }
   };
@@ -163,7 +164,7 @@ export function loadEmailTemplates(dir: string = DEFAULT_TEMPLATES_DIR): EmailTe
   try {
     templates.render(sample, { kind: 'firing' }, { subject: 'sample', now: 0 });
   } catch (error) {
-    throw new Error(`email templates in ${dir}: ${(error as Error).message}`);
+    throw new ConfigError(`templates_dir: email templates in ${dir}: ${(error as Error).message}`);
   }
   return templates;
 }
