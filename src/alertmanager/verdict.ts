@@ -13,7 +13,7 @@
  * them). A replica that does not answer, or answers something that is not a list of alerts, says nothing.
  */
 import { z } from 'zod';
-import type { AlertState, IncidentSnapshot } from '../domain/model.js';
+import { type AlertState, alertKey, type IncidentSnapshot } from '../domain/model.js';
 
 /** What Alertmanager's API says about one alert; only the fields the relay reads. */
 export const apiAlertSchema = z.object({
@@ -76,7 +76,6 @@ export interface AlertmanagerVerdict {
   trusted: boolean;
 }
 
-const keyOf = (a: Pick<AlertState, 'fingerprint' | 'startsAt'>) => `${a.fingerprint}@${a.startsAt}`;
 
 /** Alerts the snapshot cannot list: left out by max_alerts, or dropped to bound the snapshot. */
 function hiddenAlerts(snapshot: IncidentSnapshot): number {
@@ -116,7 +115,7 @@ export function judgeAlertmanager(
     if (alert.status !== 'firing') continue;
     const copies = reported.get(alert.fingerprint) ?? [];
     if (copies.some((a) => a.status.silencedBy.length > 0)) silenced = true;
-    alerts[keyOf(alert)] = copies.some(isNotifying)
+    alerts[alertKey(alert)] = copies.some(isNotifying)
       ? 'active'
       : copies.length > 0
         ? 'suppressed'
@@ -208,7 +207,7 @@ export function resolveGoneAlerts(
   const endsAt = new Date(now).toISOString();
   let changed = false;
   const alerts = snapshot.alerts.map((a) => {
-    if (a.status !== 'firing' || verdict.alerts[keyOf(a)] !== 'gone') return a;
+    if (a.status !== 'firing' || verdict.alerts[alertKey(a)] !== 'gone') return a;
     changed = true;
     return { ...a, status: 'resolved' as const, endsAt };
   });
@@ -223,6 +222,6 @@ export function resolveGoneAlerts(
 
 /** How many alerts `resolveGoneAlerts` resolved, for the metric. */
 export function countResolved(before: IncidentSnapshot, after: IncidentSnapshot): number {
-  const was = new Map(before.alerts.map((a) => [keyOf(a), a.status]));
-  return after.alerts.filter((a) => a.status === 'resolved' && was.get(keyOf(a)) === 'firing').length;
+  const was = new Map(before.alerts.map((a) => [alertKey(a), a.status]));
+  return after.alerts.filter((a) => a.status === 'resolved' && was.get(alertKey(a)) === 'firing').length;
 }

@@ -1,4 +1,5 @@
 import type { CargoClass, EscalationRule } from './catalog.js';
+import { severityRank } from '../domain/model.js';
 import { budgetReached, budgetThresholdAt, excursionBudget } from './derived-facts.js';
 import type { AlertStatus, Severity } from './types.js';
 
@@ -37,12 +38,7 @@ export interface EscalationOutcome {
   nextRecheckAt?: Date | undefined;
 }
 
-const SEVERITY_RANK: Record<Severity, number> = { info: 1, warning: 2, critical: 3 };
-
-/** Unknown severities rank as warning, which is also how the default routes treat them. */
-export function severityRank(severity: string): number {
-  return Object.hasOwn(SEVERITY_RANK, severity) ? SEVERITY_RANK[severity as Severity] : SEVERITY_RANK.warning;
-}
+export { severityRank };
 
 export const NO_ESCALATION: EscalationOutcome = { matches: [], addEmail: [] };
 
@@ -104,7 +100,7 @@ export function evaluateEscalation(
 }
 
 function rankOf(match: EscalationMatch): number {
-  return match.severity === undefined ? 0 : SEVERITY_RANK[match.severity];
+  return match.severity === undefined ? 0 : severityRank(match.severity);
 }
 
 function matchesStaticConditions(rule: EscalationRule, subject: EscalationSubject): boolean {

@@ -7,6 +7,7 @@
 
 import {
   type AlertState,
+  alertKey,
   type AlertStatus,
   groupIdOf,
   type IncidentSnapshot,
@@ -22,8 +23,6 @@ export interface MergeResult {
   /** True when this webhook starts a new episode (a new incident id). */
   newIncident: boolean;
 }
-
-const alertKey = (a: { fingerprint: string; startsAt: string }) => `${a.fingerprint}@${a.startsAt}`;
 
 /**
  * `max_alerts` caps one webhook, but an episode carries every alert forward: 60 webhooks of 500 new

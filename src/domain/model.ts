@@ -53,6 +53,10 @@ export interface IncidentSnapshot {
   deliveries: DeliveryTarget[];
 }
 
+/** An alert's identity within its group: the same fingerprint firing again later is a new alert. */
+export const alertKey = (a: Pick<AlertState, 'fingerprint' | 'startsAt'>) => `${a.fingerprint}@${a.startsAt}`;
+
+/** Unknown severities rank as warning where a rank is needed (see severityRank). */
 export const SEVERITY_RANK: Record<string, number> = { critical: 3, warning: 2, info: 1 };
 
 function shortHash(...parts: string[]): string {
@@ -74,4 +78,11 @@ export function deliveryIdOf(kind: ChannelKind, target: string): string {
 /** BullMQ job and deduplication ids may not contain ':' nor be all digits: hex with a letter prefix. */
 export function deliveryKey(incidentId: string, deliveryId: string): string {
   return `d-${incidentId}-${deliveryId}`;
+}
+
+/** Unknown severities rank as warning, which is also how the default routes treat them. */
+export function severityRank(severity: string | undefined): number {
+  return severity !== undefined && Object.hasOwn(SEVERITY_RANK, severity)
+    ? (SEVERITY_RANK[severity] as number)
+    : (SEVERITY_RANK.warning as number);
 }

@@ -5,7 +5,7 @@
  */
 
 import type { DeliveryLog, IncidentFlags, ToldState } from './delivery-log.js';
-import type { AlertState, DeliveryTarget, IncidentSnapshot } from './model.js';
+import { type AlertState, alertKey, type DeliveryTarget, type IncidentSnapshot } from './model.js';
 
 export interface ChangeSummary {
   joined: AlertState[];
@@ -50,7 +50,7 @@ export interface PlanInput {
   alertmanager?: { answered: boolean; reports: boolean; urls: readonly string[] } | undefined;
 }
 
-export const alertKey = (a: Pick<AlertState, 'fingerprint' | 'startsAt'>) => `${a.fingerprint}@${a.startsAt}`;
+export { alertKey };
 
 export function toldStateOf(snapshot: IncidentSnapshot): ToldState {
   return {

@@ -14,7 +14,7 @@
  */
 import { type Job, type JobsOptions, type JobType, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type ChannelKind, deliveryKey, SEVERITY_RANK } from '../domain/model.js';
+import { type ChannelKind, deliveryKey, severityRank } from '../domain/model.js';
 
 /** Queue names under the `{prefix}` BullMQ prefix; dead letters are the failed sets of these queues. */
 export const DELIVERY_QUEUES: Readonly<Record<ChannelKind, string>> = {
@@ -56,9 +56,7 @@ export function queuePrefix(prefix: string): string {
 /** BullMQ priority: 1 is taken first. Critical 1, warning (and unknown severities) 2, info 3. */
 export function priorityOf(severity: string | undefined): number {
   const rank =
-    severity !== undefined && Object.hasOwn(SEVERITY_RANK, severity)
-      ? SEVERITY_RANK[severity]!
-      : SEVERITY_RANK.warning!;
+    severityRank(severity);
   return 4 - rank;
 }
 

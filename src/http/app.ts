@@ -2,8 +2,8 @@
  * createApp(deps): every HTTP endpoint of the relay (DESIGN.md §Interface). No I/O happens here except
  * through the deps, so tests build an app over a real Redis with their own key prefix.
  */
-import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
+import { requestId } from 'hono/request-id';
 import type { Config } from '../config/config.js';
 import { hasFiringAlert } from '../dedupe/merge.js';
 import { ContentionError, type IngestDeps, ingestWebhook } from '../ingest/ingest.js';
@@ -66,16 +66,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       ),
   };
 
+  // Hono's requestId echoes a caller's X-Request-Id (up to 64 word characters) or makes a UUID, and sets the
+  // response header before the handler builds its response: a header added to a finished response makes
+  // Hono copy it into a stream-bodied Response, which the Node adapter can only write through its slow path.
+  app.use(requestId({ limitLength: 64 }));
   app.use(async (c, next) => {
-    const requestId = c.req.header('x-request-id')?.slice(0, 64) || randomUUID();
-    c.set('requestId', requestId);
-    c.set('log', logger.child({ requestId }));
-    // Set before the handler builds its response: a header added to a finished response makes Hono copy it
-    // into a stream-bodied Response, which the Node adapter can only write through its slow path.
-    c.header('X-Request-Id', requestId);
+    const id = c.get('requestId');
+    c.set('log', logger.child({ requestId: id }));
     await next();
     // A handler that returns its own Response object bypasses the prepared headers.
-    if (!c.res.headers.has('X-Request-Id')) c.header('X-Request-Id', requestId);
+    if (!c.res.headers.has('X-Request-Id')) c.header('X-Request-Id', id);
     metrics.httpRequests.inc({
       route: c.req.routePath || 'unmatched',
       status: boundedLabel(String(c.res.status), HTTP_STATUS_LABELS),

@@ -139,7 +139,7 @@ describe('renderer fuzz', () => {
     onUnavailable: () => {},
   });
   const events: EmailEvent[] = [
-    { kind: 'firing' },
+    { kind: 'post' },
     { kind: 'reminder', number: 2 },
     { kind: 'acknowledged', by: 'dispatcher', at: NOW },
   ];

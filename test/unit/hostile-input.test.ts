@@ -63,7 +63,7 @@ describe('a lone UTF-16 surrogate in label data', () => {
     const slack = JSON.stringify(renderSlackRoot(view));
     expect(slack).toContain('TRK-\ufffd-42');
     expect(slack).not.toMatch(/\\ud800|\\udc00/);
-    const mail = loadEmailTemplates().render(view, { kind: 'firing' }, { subject: 's', now: NOW });
+    const mail = loadEmailTemplates().render(view, { kind: 'post' }, { subject: 's', now: NOW });
     expect(mail.text).toContain('TRK-\ufffd-42');
     expect(view.links.find((l) => l.label === 'Alertmanager')?.url).toContain('%EF%BF%BD');
   });

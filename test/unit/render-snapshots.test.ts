@@ -40,7 +40,7 @@ async function render(name: FixtureName, minutesAfterStart: number) {
   const subject = subjectFor(view);
   return {
     slack: slackText(renderSlackRoot(view)),
-    email: `Subject: ${subject}\n\n${templates.render(view, { kind: 'firing' }, { subject, now }).text}`,
+    email: `Subject: ${subject}\n\n${templates.render(view, { kind: 'post' }, { subject, now }).text}`,
   };
 }
 

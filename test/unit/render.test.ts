@@ -76,7 +76,7 @@ describe('email rendering', () => {
     const subject = subjectFor(view);
     expect(subject).not.toMatch(/[\r\n]/);
     expect(subject.startsWith('[CRITICAL] ReeferTemperatureExcursion · ')).toBe(true);
-    const mail = templates.render(view, { kind: 'firing' }, { subject, now: NOW });
+    const mail = templates.render(view, { kind: 'post' }, { subject, now: NOW });
     expect(mail.html).not.toContain('<script>');
     expect(mail.html).toContain('&lt;script&gt;');
     expect(mail.text).toContain('<script>alert(1)</script>');

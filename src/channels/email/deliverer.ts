@@ -7,7 +7,7 @@ import { type PlannedAction, toldStateOf } from '../../domain/plan.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { applyAction, type Deliverer, type DeliveryRun, sendRecorded } from '../channel.js';
 import { ackLink } from './ack-link.js';
-import { type EmailEvent, type EmailTemplates, replySubject, subjectFor } from './render.js';
+import { type EmailTemplates, replySubject, subjectFor } from './render.js';
 import type { MailSender } from './sender.js';
 
 export interface EmailChannelDeps {
@@ -56,20 +56,6 @@ export function emailDeliverer(deps: EmailChannelDeps): Deliverer {
       .slice(0, 16);
     return `<relay.${r.snapshot.incidentId}.${content}.${r.log.references.length}@${domain}>`;
   };
-  const eventOf = (action: PlannedAction): EmailEvent => {
-    switch (action.kind) {
-      case 'post':
-        return { kind: 'firing' };
-      case 'change':
-        return { kind: 'change', change: action.change };
-      case 'reminder':
-        return { kind: 'reminder', number: action.number };
-      case 'stale':
-        return action;
-      case 'acknowledged':
-        return { kind: 'acknowledged', by: action.by, at: action.at };
-    }
-  };
   return {
     async sync() {
       // An email cannot change once sent; changes are new mails in the thread.
@@ -77,7 +63,7 @@ export function emailDeliverer(deps: EmailChannelDeps): Deliverer {
     async perform(r, action) {
       const first = action.kind === 'post';
       const subject = first ? subjectFor(r.view) : replySubject(r.log.root?.subject ?? subjectFor(r.view));
-      const rendered = templates.render(r.view, eventOf(action), {
+      const rendered = templates.render(r.view, action, {
         subject,
         now: r.now,
         ackUrl:

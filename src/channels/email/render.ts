@@ -9,19 +9,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import { ConfigError } from '../../config/errors.js';
-import type { ChangeSummary, StaleAlertmanager } from '../../domain/plan.js';
+import type { ChangeSummary, PlannedAction } from '../../domain/plan.js';
+import { colourOf } from '../../render/colours.js';
 import { formatElapsed, formatTime } from '../../render/describe.js';
 import { headlineOf, type MessageView } from '../../render/view.js';
 
 export const DEFAULT_TEMPLATES_DIR = fileURLToPath(new URL('../../../templates/', import.meta.url));
 
-export type EmailEvent =
-  | { kind: 'firing' }
-  | { kind: 'change'; change: ChangeSummary }
-  | { kind: 'reminder'; number: number }
-  /** `alertmanager`: set when ALERTMANAGER_URL is (see renderStaleReply). */
-  | { kind: 'stale'; lastSeenAt: number; alertmanager?: StaleAlertmanager }
-  | { kind: 'acknowledged'; by: string; at: number };
+/** What a mail reports: the planner's action itself (a first message is `post`). */
+export type EmailEvent = PlannedAction;
 
 export interface RenderedEmail {
   subject: string;
@@ -55,7 +51,6 @@ export function replySubject(subject: string): string {
   return subject.startsWith('Re: ') ? subject : `Re: ${subject}`;
 }
 
-const COLOURS: Record<string, string> = { critical: '#E01E5A', warning: '#ECB22E', info: '#36C5F0' };
 
 function names(alerts: ChangeSummary['joined']): string {
   return alerts
@@ -66,7 +61,7 @@ function names(alerts: ChangeSummary['joined']): string {
 
 function describeEvent(event: EmailEvent, view: MessageView, now: number): { label: string; text: string } {
   switch (event.kind) {
-    case 'firing':
+    case 'post':
       return view.status === 'resolved'
         ? {
             label: 'Fired and resolved',
@@ -151,7 +146,7 @@ export function loadEmailTemplates(dir: string = DEFAULT_TEMPLATES_DIR): EmailTe
         event: describeEvent(event, view, options.now),
         headline: headlineOf(view),
         subject: options.subject,
-        colour: view.status === 'resolved' ? '#2EB67D' : (COLOURS[view.severity] ?? '#888888'),
+        colour: colourOf(view),
         statusLine:
           view.status === 'resolved'
             ? `Started ${view.startedAt}, resolved after ${view.duration}.`
@@ -162,7 +157,7 @@ export function loadEmailTemplates(dir: string = DEFAULT_TEMPLATES_DIR): EmailTe
     },
   };
   try {
-    templates.render(sample, { kind: 'firing' }, { subject: 'sample', now: 0 });
+    templates.render(sample, { kind: 'post' }, { subject: 'sample', now: 0 });
   } catch (error) {
     throw new ConfigError(`templates_dir: email templates in ${dir}: ${(error as Error).message}`);
   }

@@ -9,6 +9,7 @@
  */
 import { toWellFormed } from '../../context/safe-text.js';
 import type { ChangeSummary, StaleAlertmanager } from '../../domain/plan.js';
+import { colourOf } from '../../render/colours.js';
 import { formatElapsed, formatTime } from '../../render/describe.js';
 import { headlineOf, type MessageView } from '../../render/view.js';
 
@@ -32,8 +33,6 @@ export const SLACK_LIMITS = {
   blocksTotal: 12_000,
 } as const;
 
-const COLOURS: Record<string, string> = { critical: '#E01E5A', warning: '#ECB22E', info: '#36C5F0' };
-const RESOLVED_COLOUR = '#2EB67D';
 
 /** Where a shortened message points for the rest: the incident in the relay, else Alertmanager. */
 function moreLinkOf(view: Pick<MessageView, 'incidentUrl' | 'links'>): string | undefined {
@@ -211,7 +210,7 @@ export function renderSlackRoot(view: MessageView, options: SlackRenderOptions =
     text: fallback,
     attachments: [
       {
-        color: view.status === 'resolved' ? RESOLVED_COLOUR : (COLOURS[view.severity] ?? '#888888'),
+        color: colourOf(view),
         blocks: fitBlocks(head, tail, more),
         fallback,
       },
