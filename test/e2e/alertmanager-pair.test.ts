@@ -33,6 +33,7 @@ import {
   waitUntil,
   webhookNotificationsSent,
 } from './support.js';
+import { routingPolicy } from '../support/policy.js';
 
 const TOKEN = 'e2e-webhook-token-0123456789';
 const ONCALL = 'oncall@coldchain.example';
@@ -41,29 +42,12 @@ const CRITICAL_CHANNEL = 'C0CRIT';
 const REPEAT_MS = 3000;
 
 // The embedded default routes with a short critical repeat, so reminders happen within the test.
-const POLICY = `
-routes:
-  - name: critical
-    matchers: ['severity="critical"']
-    slack: ['#alerts-critical']
-    email: [oncall]
-    repeat: 3s
-  - name: warning
-    matchers: ['severity="warning"']
-    slack: ['#alerts-warning']
-    repeat: 1h
-  - name: info
-    matchers: ['severity="info"']
-    slack: ['#alerts-info']
-    repeat: never
-fallback_route: warning
-delivery:
-  slack_pace: 0.1
-  stale_after: 60
-  backoff: 0.2
-  max_backoff: 1
-  shutdown_grace: 2
-`;
+const POLICY = routingPolicy({
+  critical: { slack: '#alerts-critical', email: true, repeat: '3s' },
+  warning: { slack: '#alerts-warning' },
+  info: { slack: '#alerts-info' },
+  delivery: { slack_pace: 0.1, stale_after: 60, backoff: 0.2, max_backoff: 1, shutdown_grace: 2 },
+});
 
 // Alertmanager's repeat_interval is the relay's heartbeat (deploy/monitoring keeps it short); 4s here.
 const AM_ROUTE = {

@@ -28,6 +28,7 @@ import {
   waitUntil,
   webhookNotificationsSent,
 } from './support.js';
+import { routingPolicy } from '../support/policy.js';
 
 const prefix = uniquePrefix('am-truth');
 const SIGNING = 'slack-signing-secret-for-am-truth';
@@ -120,18 +121,11 @@ describe.skipIf(alertmanager.skip)('Alertmanager as the source of truth (real Al
           ALERTMANAGER_URL: webPorts.map((p) => `http://127.0.0.1:${p}`).join(','),
           RELAY_OUTBOX_DIR: `/tmp/${prefix}-outbox`,
         },
-        `routes:
-  - name: critical
-    matchers: ['severity="critical"']
-    slack: ['${CHANNEL}']
-    repeat: ${REPEAT}
-fallback_route: critical
-silence_durations: [1h]
-delivery:
-  slack_pace: 0.05
-  stale_after: 3s
-  alertmanager_check: 1s
-`,
+        routingPolicy({
+          critical: { slack: CHANNEL, repeat: REPEAT },
+          delivery: { slack_pace: 0.05, stale_after: '3s', alertmanager_check: '1s' },
+          extra: { silence_durations: ['1h'] },
+        }),
       ),
     );
     pair = await startAlertmanagerPair({

@@ -17,6 +17,7 @@ import {
   relayAlertmanagerConfig,
   startAlertmanagerPair,
 } from './support.js';
+import { routingPolicy } from '../support/policy.js';
 
 const prefix = uniquePrefix('silence');
 const SIGNING = 'slack-signing-secret-for-silence';
@@ -46,17 +47,11 @@ describe.skipIf(alertmanager.skip)('silence from Slack on a real Alertmanager pa
           ALERTMANAGER_URL: webPorts.map((p) => `http://127.0.0.1:${p}`).join(','),
           RELAY_OUTBOX_DIR: `/tmp/${prefix}-outbox`,
         },
-        `routes:
-  - name: critical
-    matchers: ['severity="critical"']
-    slack: ['#alerts-critical']
-    repeat: 1s
-fallback_route: critical
-silence_durations: [${SILENCE_SECONDS}s]
-delivery:
-  slack_pace: 0.05
-  stale_after: 60
-`,
+        routingPolicy({
+          critical: { slack: '#alerts-critical', repeat: '1s' },
+          delivery: { slack_pace: 0.05, stale_after: 60 },
+          extra: { silence_durations: [`${SILENCE_SECONDS}s`] },
+        }),
       ),
     );
     pair = await startAlertmanagerPair({

@@ -33,6 +33,7 @@ import {
   startSentinel,
 } from '../support/redis-topology.js';
 import { RelayProcess } from './support/relay-process.js';
+import { routingPolicy } from '../support/policy.js';
 
 const MASTER_NAME = 'relay-ha';
 const INCIDENTS = 80;
@@ -153,15 +154,11 @@ beforeAll(async () => {
   const policyFile = join(dir, 'policy.yaml');
   writeFileSync(
     policyFile,
-    `routes:
-  - name: critical
-    matchers: []
-    slack: ['#alerts-critical']
-    repeat: 1h
-fallback_route: critical
-delivery: { slack_pace: 0.25, backoff: 0.2, max_backoff: 2, attempts: 20, shutdown_grace: 1 }
-redis_prefix: ${prefix}
-`,
+    routingPolicy({
+      critical: { slack: '#alerts-critical', repeat: '1h', matchAll: true },
+      delivery: { slack_pace: 0.25, backoff: 0.2, max_backoff: 2, attempts: 20, shutdown_grace: 1 },
+      extra: { redis_prefix: prefix },
+    }),
   );
   mkdirSync(join(dir, 'outbox'));
   const env = (role: string) => ({

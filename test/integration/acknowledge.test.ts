@@ -13,25 +13,17 @@ import { fixture, inGroup } from '../support/fixtures.js';
 import { postJson, rawRequest } from '../support/http.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';
 import type { SmtpSink } from '../support/smtp-sink.js';
+import { routingPolicy } from '../support/policy.js';
 
 const prefix = uniquePrefix('ack');
 const SIGNING = 'slack-signing-secret-for-tests';
 const ACK_SECRET = 'ack-secret-for-tests-0123456789';
 const TOKEN = 'webhook-token-for-ack-tests';
-const POLICY = `routes:
-  - name: critical
-    matchers: ['severity="critical"']
-    slack: ['#alerts-critical']
-    email: [oncall]
-    repeat: 1s
-fallback_route: critical
-delivery:
-  slack_pace: 0.05
-  stale_after: 60
-  # Nothing here hangs: a short timeout would only fire on a loaded machine and resend (duplicate) mails.
-  slack_timeout: 30
-  smtp_timeout: 30
-`;
+const POLICY = routingPolicy({
+  critical: { slack: '#alerts-critical', email: true, repeat: '1s' },
+  // Nothing here hangs: a short timeout would only fire on a loaded machine and resend (duplicate) mails.
+  delivery: { slack_pace: 0.05, stale_after: 60, slack_timeout: 30, smtp_timeout: 30 },
+});
 
 let fake: FakeSlack;
 let sink: SmtpSink;

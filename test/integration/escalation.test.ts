@@ -12,6 +12,7 @@ import { fixture, inGroup } from '../support/fixtures.js';
 import { postJson } from '../support/http.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';
 import type { SmtpSink } from '../support/smtp-sink.js';
+import { routingPolicy } from '../support/policy.js';
 
 const prefix = uniquePrefix('escalation');
 let fake: FakeSlack;
@@ -24,21 +25,11 @@ beforeAll(async () => {
     testConfig(
       prefix,
       deliveryEnv(fake, sink),
-      `routes:
-  - name: critical
-    matchers: ['severity="critical"']
-    slack: ['#alerts-critical']
-    email: [oncall]
-    repeat: 5m
-  - name: warning
-    matchers: ['severity="warning"']
-    slack: ['#alerts-warning']
-    repeat: 1h
-fallback_route: warning
-delivery:
-  slack_pace: 0.05
-  stale_after: 1h
-`,
+      routingPolicy({
+        critical: { slack: '#alerts-critical', email: true, repeat: '5m' },
+        warning: { slack: '#alerts-warning' },
+        delivery: { slack_pace: 0.05, stale_after: '1h' },
+      }),
     ),
   );
 });

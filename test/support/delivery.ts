@@ -12,6 +12,7 @@ import { testConfig } from './config.js';
 import { type FakeSlack, type FakeSlackMessage, type SlackCall, startFakeSlack } from './fake-slack.js';
 import { postJson } from './http.js';
 import { type ReceivedMail, type SmtpSink, startSmtpSink } from './smtp-sink.js';
+import { routingPolicy } from './policy.js';
 
 export const ONCALL = 'oncall@coldchain.example';
 export const CRITICAL = '#alerts-critical';
@@ -38,23 +39,12 @@ export function policyYaml(options: PolicyOptions = {}): string {
     smtp_timeout: 30,
     ...options.delivery,
   };
-  return `routes:
-  - name: critical
-    matchers: ['severity="critical"']
-    slack: ['${CRITICAL}']
-    email: [oncall]
-    repeat: ${options.criticalRepeat ?? '2s'}
-  - name: warning
-    matchers: ['severity="warning"']
-    slack: ['${WARNING}']
-    repeat: 1h
-  - name: info
-    matchers: ['severity="info"']
-    slack: ['#alerts-info']
-    repeat: never
-fallback_route: warning
-delivery: ${JSON.stringify(delivery)}
-`;
+  return routingPolicy({
+    critical: { slack: CRITICAL, email: true, repeat: options.criticalRepeat ?? '2s' },
+    warning: { slack: WARNING },
+    info: { slack: '#alerts-info' },
+    delivery,
+  });
 }
 
 export function deliveryEnv(fake: FakeSlack, sink: SmtpSink): Record<string, string> {

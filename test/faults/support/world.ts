@@ -16,6 +16,7 @@ import { AofRedis, type Fsync } from './aof-redis.js';
 import { type Accepted, Poster } from './poster.js';
 import { RelayProcess } from './relay-process.js';
 import { TcpProxy } from './tcp-proxy.js';
+import { routingPolicy } from '../../support/policy.js';
 
 export const PREFIX = 'faults';
 export const ONCALL = 'oncall@coldchain.example';
@@ -54,24 +55,13 @@ export function faultPolicyYaml(options: WorldOptions): string {
     shutdown_grace: 5,
     ...options.delivery,
   };
-  return `routes:
-  - name: critical
-    matchers: ['severity="critical"']
-    slack: ['${CRITICAL}']
-    email: [oncall]
-    repeat: ${options.criticalRepeat ?? '1h'}
-  - name: warning
-    matchers: ['severity="warning"']
-    slack: ['${WARNING}']
-    repeat: 1h
-  - name: info
-    matchers: ['severity="info"']
-    slack: ['${MISSING_CHANNEL}']
-    repeat: never
-fallback_route: warning
-delivery: ${JSON.stringify(delivery)}
-redis_prefix: ${PREFIX}
-`;
+  return routingPolicy({
+    critical: { slack: CRITICAL, email: true, repeat: options.criticalRepeat ?? '1h' },
+    warning: { slack: WARNING },
+    info: { slack: MISSING_CHANNEL },
+    delivery,
+    extra: { redis_prefix: PREFIX },
+  });
 }
 
 /** A firing webhook of a group of its own (one incident per tag), of the given severity. */
