@@ -51,6 +51,8 @@ COPY package.json ./
 # which dist/ finds at ../config relative to itself.
 COPY --from=build /app/templates ./templates
 COPY --from=build /app/config ./config
+# The payloads `node dist/cli/demo.js` posts (npm run demo), which dist/ finds at ../examples.
+COPY --from=build /app/examples/payloads ./examples/payloads
 RUN mkdir -p /app/outbox && chown node:node /app/outbox
 
 USER node

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     );
   for (const [name, what] of steps) {
     const payload = JSON.parse(
-      readFileSync(new URL(`../../test/fixtures/${name}.json`, import.meta.url), 'utf8'),
+      readFileSync(new URL(`../../examples/payloads/${name}.json`, import.meta.url), 'utf8'),
     ) as { groupKey: string };
     payload.groupKey = `${payload.groupKey}/demo-${run}`;
     const res = await fetch(`${base}/webhook/alertmanager`, {

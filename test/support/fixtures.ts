@@ -1,4 +1,4 @@
-/** The payloads captured from a real Alertmanager 0.25 (test/fixtures/README.md), read unchanged. */
+/** The payloads captured from a real Alertmanager 0.25 (examples/payloads/README.md), read unchanged. */
 import { readFileSync } from 'node:fs';
 import type { WebhookPayload } from '../../src/receive/schema.js';
 
@@ -17,7 +17,7 @@ export type FixtureName =
   | 'group-partial-resolve-replica-b';
 
 export function fixtureText(name: FixtureName): string {
-  return readFileSync(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8');
+  return readFileSync(new URL(`../../examples/payloads/${name}.json`, import.meta.url), 'utf8');
 }
 
 export function fixture(name: FixtureName): WebhookPayload {
