@@ -14,7 +14,6 @@ import { BullInteractionQueue, startInteractionWorker } from '../channels/slack/
 import { SlackPaceGate } from '../channels/slack/pace-gate.js';
 import { OutboxSlackSender, type SlackSender, WebApiSlackSender } from '../channels/slack/sender.js';
 import type { Config } from '../config/config.js';
-import { runOnlineChecks } from './checks.js';
 import {
   CircuitBreaker,
   type ContextProvider,
@@ -28,6 +27,7 @@ import type { ChannelKind } from '../domain/model.js';
 import { BullDeliveryQueue } from '../enqueue/delivery-queue.js';
 import { createApp } from '../http/app.js';
 import { registerRoutes } from '../http/routes/index.js';
+import type { RouteServices } from '../http/routes/services.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { RedisAlertStore } from '../store/alert-store.js';
@@ -43,6 +43,7 @@ import {
 } from '../store/redis.js';
 import { configHashOf, startRelayHeartbeat } from '../store/relay-heartbeat.js';
 import { createReplicaGate } from '../store/replicas.js';
+import { runOnlineChecks } from './checks.js';
 
 export interface RelayOptions {
   logger?: Logger;
@@ -105,9 +106,15 @@ function selectContextProvider(config: Config, redis: Redis): ContextProvider {
 }
 
 /** Online start-up checks: a bad Slack token or an unreachable SMTP server refuses the start, unless the operator chose to start degraded. */
-async function verifySenders(slack: SlackSender, mail: MailSender, config: Config, logger: Logger): Promise<void> {
+async function verifySenders(
+  slack: SlackSender,
+  mail: MailSender,
+  config: Config,
+  logger: Logger,
+): Promise<void> {
   for (const result of await runOnlineChecks(config, { slack, mail })) {
-    if (result.ok) logger.info({ channel: result.channel, result: result.detail }, `${result.channel} check passed`);
+    if (result.ok)
+      logger.info({ channel: result.channel, result: result.detail }, `${result.channel} check passed`);
     else
       logger.error(
         `${result.error.message}; starting degraded because delivery.start_degraded is true: deliveries will retry and dead-letter`,
@@ -316,6 +323,61 @@ async function closeWorker(w: Worker, what: string, graceMs: number, logger: Log
   }
 }
 
+/** What the route groups get: the producer's stores and queues, and the secrets that guard each route. */
+function routeServicesOf(
+  config: Config,
+  parts: Pick<RouteServices, 'alerts' | 'deliveries' | 'queue' | 'interactions' | 'metrics'>,
+  options: RelayOptions,
+): RouteServices {
+  return {
+    ...parts,
+    webhookToken: config.webhookToken,
+    signingSecret: config.slack.signingSecret,
+    silenceDurations: config.policy.silence_durations,
+    ackSecret: config.ackSecret,
+    maxBodyBytes: config.maxBodyBytes,
+    ...(options.now ? { now: options.now } : {}),
+  };
+}
+
+/** Stops accepting webhooks, lets in-flight jobs finish (bounded), then closes workers, queues, Redis. */
+async function stopRelay(
+  parts: {
+    server: ReturnType<typeof serve>;
+    redis: Redis;
+    queue: BullDeliveryQueue;
+    interactions: BullInteractionQueue;
+    heartbeat: { stop(): Promise<void> };
+    running: RunningWorkers | undefined;
+  },
+  policy: Config['policy'],
+  logger: Logger,
+): Promise<void> {
+  const { server, redis, queue, interactions, heartbeat, running } = parts;
+  const workers = running?.workers;
+  // Stop accepting webhooks, let in-flight jobs finish (bounded), then close workers, queues, Redis.
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // Idle keep-alive sockets would hold close() open; requests in flight still finish.
+  (server as import('node:http').Server).closeIdleConnections();
+  await closed;
+  // With the worker's Redis down, a running job can neither finish nor record its outcome: waiting out
+  // the grace would only delay shutdown (its lock expires and another worker retries it).
+  const graceMs = running?.workerRedis.status === 'ready' ? policy.delivery.shutdown_grace * 1000 : 0;
+  await Promise.all([
+    ...Object.entries(workers ?? {}).map(([kind, w]) =>
+      closeWorker(w, `${kind} deliveries`, graceMs, logger),
+    ),
+    running ? closeWorker(running.interactionWorker, 'interactions', graceMs, logger) : undefined,
+  ]);
+  await running?.workerQueue.close();
+  await interactions.close();
+  await heartbeat.stop();
+  await queue.close();
+  running?.mail.close();
+  running?.workerRedis.disconnect();
+  redis.disconnect();
+}
+
 export async function startRelay(config: Config, options: RelayOptions = {}): Promise<RunningRelay> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = options.metrics ?? createMetrics();
@@ -354,19 +416,10 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
         if (!worker.isRunning()) throw new Error(`the ${kind} delivery worker is not running`);
     },
     mount: (app) =>
-      registerRoutes(app, {
-        alerts: store,
-        deliveries,
-        queue,
-        interactions,
-        metrics,
-        webhookToken: config.webhookToken,
-        signingSecret: config.slack.signingSecret,
-        silenceDurations: policy.silence_durations,
-        ackSecret: config.ackSecret,
-        maxBodyBytes: config.maxBodyBytes,
-        ...(options.now ? { now: options.now } : {}),
-      }),
+      registerRoutes(
+        app,
+        routeServicesOf(config, { alerts: store, deliveries, queue, interactions, metrics }, options),
+      ),
     refreshGauges: async () => {
       await replicas.check().catch(() => undefined); // sets relay_redis_replicas; /readyz reports the reason
       await refreshQueueGauges(queue, metrics);
@@ -395,27 +448,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     async stop() {
       if (stopped) return;
       stopped = true;
-      // Stop accepting webhooks, let in-flight jobs finish (bounded), then close workers, queues, Redis.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // Idle keep-alive sockets would hold close() open; requests in flight still finish.
-      (server as import('node:http').Server).closeIdleConnections();
-      await closed;
-      // With the worker's Redis down, a running job can neither finish nor record its outcome: waiting out
-      // the grace would only delay shutdown (its lock expires and another worker retries it).
-      const graceMs = running?.workerRedis.status === 'ready' ? policy.delivery.shutdown_grace * 1000 : 0;
-      await Promise.all([
-        ...Object.entries(workers ?? {}).map(([kind, w]) =>
-          closeWorker(w, `${kind} deliveries`, graceMs, logger),
-        ),
-        running ? closeWorker(running.interactionWorker, 'interactions', graceMs, logger) : undefined,
-      ]);
-      await running?.workerQueue.close();
-      await interactions.close();
-      await heartbeat.stop();
-      await queue.close();
-      running?.mail.close();
-      running?.workerRedis.disconnect();
-      redis.disconnect();
+      await stopRelay({ server, redis, queue, interactions, heartbeat, running }, policy, logger);
     },
   };
 }
