@@ -253,6 +253,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       alertmanager: createAlertmanagerCheck(config.alertmanagerUrls),
       policy,
       oncallEmail: config.oncallEmail,
+      publicUrl: config.publicUrl,
       logger,
       metrics,
       connection: workerRedis,
