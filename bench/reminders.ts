@@ -16,8 +16,9 @@
  *   --incidents N (2000)  --repeat SECONDS (10)  --seconds S (180, the measured window)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config/config.js';
@@ -95,6 +96,8 @@ async function main(): Promise<void> {
 
   let measuring = false;
   const lateness: number[] = [];
+  /** Due times (ms since the epoch) of reminders that started more than a second late: spread or clustered? */
+  const lateDue: number[] = [];
   let posts = 0;
   let reminders = 0;
   let missingProcessedOn = 0;
@@ -102,7 +105,9 @@ async function main(): Promise<void> {
     if (!measuring || !((job.opts.delay ?? 0) > 0)) return;
     const data = job.data as ReconcileJobData;
     if (!job.processedOn) missingProcessedOn++;
-    lateness.push((job.processedOn ?? Date.now()) - data.acceptedAt);
+    const late = (job.processedOn ?? Date.now()) - data.acceptedAt;
+    lateness.push(late);
+    if (late > 1000) lateDue.push(data.acceptedAt);
   });
   worker.on('completed', (_job, result: ReconcileResult) => {
     if (result.status !== 'done') return;
@@ -157,6 +162,10 @@ async function main(): Promise<void> {
     const opened = await redisFootprint(redis);
     const samples: { at: number; footprint: RedisFootprint }[] = [{ at: 0, footprint: opened }];
     const cpuBefore = process.cpuUsage();
+    // A blocked or starved event loop delays every job this process starts: tell that apart from the queue.
+    const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+    loopDelay.enable();
+    const windowStartAt = Date.now();
     measuring = true;
     const windowStart = performance.now();
     // A sample every 30 s and one at the end of the window.
@@ -166,7 +175,13 @@ async function main(): Promise<void> {
       if (at >= WINDOW_MS) break;
     }
     measuring = false;
+    loopDelay.disable();
     const cpu = process.cpuUsage(cpuBefore);
+    const lateBySecond = new Map<number, number>();
+    for (const due of lateDue) {
+      const second = Math.floor((due - windowStartAt) / 1000);
+      lateBySecond.set(second, (lateBySecond.get(second) ?? 0) + 1);
+    }
     const closed = samples.at(-1)?.footprint as RedisFootprint;
 
     const perIncident = (opened.usedMemory - empty.usedMemory) / INCIDENTS;
@@ -174,6 +189,10 @@ async function main(): Promise<void> {
     const expectedReminders = Math.floor((INCIDENTS * WINDOW_MS) / (REPEAT_S * 1000));
     lines.push(
       `reminder lateness (job start − due time): ${describeMs(lateness)}  goal p99 < 2000 ms: ${p99 < 2000 ? 'met' : 'NOT met'}${missingProcessedOn ? ` (${missingProcessedOn} jobs without processedOn: timed on receipt)` : ''}`,
+      `reminders more than 1 s late: ${lateDue.length}${lateDue.length ? `, by due second of the window: ${[...lateBySecond].map(([sec, n]) => `${sec}s×${n}`).join(' ')}` : ''}`,
+      `event loop delay of this process over the window: p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms; load average at the end ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
       `reminders sent in the window: ${reminders} (${INCIDENTS} × ${WINDOW_MS / 1000} s / ${REPEAT_S} s = ${expectedReminders}), ${(reminders / (WINDOW_MS / 1000)).toFixed(0)}/s`,
       `CPU of this process (relay API + workers) per reminder: ${((cpu.user + cpu.system) / reminders).toFixed(0)} µs; ${(((cpu.user + cpu.system) / 1000 / WINDOW_MS) * 100).toFixed(0)}% of a core over the window`,
       `Redis before incidents: ${kib(empty.usedMemory)}, ${empty.keys} keys; with ${INCIDENTS} open: ${kib(opened.usedMemory)}, ${opened.keys} keys`,

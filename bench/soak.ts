@@ -1,13 +1,14 @@
 /**
  * `npm run bench:soak`: memory under a bounded load with deliveries running (issue 10, item 10).
  *
- * Two child processes (bench/soak-child.ts) get the same webhook stream at the same time: the relay (API and
- * worker in one process, the default role, delivering to the fake Slack Web API server and to the SMTP
- * sink, both in this process) and a bare-Hono baseline that only parses the JSON. Each child samples its own
- * process.memoryUsage() every second. Phases: SOAK_IDLE_SECONDS idle (the start figure), SOAK_SECONDS of
- * load at SOAK_RATE webhooks/s (three new incidents for each resolve, so every webhook changes something and
- * queues a Slack and an email delivery), then SOAK_AFTER_SECONDS with no load while the deliveries drain.
- * Prints peak and end-of-run RSS, heap, external and array buffers for both, and the delivery counts.
+ * Two child processes (bench/soak-child.mjs, plain `node` as in production) get the same webhook stream at
+ * the same time: the relay, built to dist/ (API and worker in one process, the default role, delivering to
+ * the fake Slack Web API server and to the SMTP sink, both in this process) and a bare-Hono baseline that
+ * only parses the JSON. Each child samples its own process.memoryUsage() every second. Phases: a warm-up
+ * of SOAK_WARMUP_SECONDS at 5 webhooks/s (first-use costs: JIT, templates, pools), SOAK_IDLE_SECONDS idle
+ * (the "start" figure), SOAK_SECONDS of load at SOAK_RATE webhooks/s (three new incidents for each resolve,
+ * so every webhook changes something and queues a Slack and an email delivery), then SOAK_AFTER_SECONDS
+ * without load. Prints cold, start, peak, end-of-load and after figures for both, and the delivery counts.
  *
  * Goal (issue 10): relay RSS under 250 MB at peak, and within 20% of the start 60 s after the load.
  * Not run by CI (.ci/run): it takes about five minutes and the whole machine.
@@ -25,7 +26,10 @@ import { startSmtpSink } from '../test/support/smtp-sink.js';
 const IDLE_S = Number(process.env.SOAK_IDLE_SECONDS ?? 10);
 const LOAD_S = Number(process.env.SOAK_SECONDS ?? 180);
 const AFTER_S = Number(process.env.SOAK_AFTER_SECONDS ?? 60);
-const RATE = Number(process.env.SOAK_RATE ?? 100);
+const RATE = Number(process.env.SOAK_RATE ?? 50);
+/** A few webhooks first, so "start" is a warm idle relay (JIT code, compiled templates, connection pools). */
+const WARMUP_S = Number(process.env.SOAK_WARMUP_SECONDS ?? 10);
+const WARMUP_RATE = 5;
 const MAX_IN_FLIGHT = 64;
 /**
  * Node flags of both children. The default is how the relay should run (BENCHMARKS.md, "Soak"):
@@ -149,6 +153,8 @@ function post(port: number, body: string): Promise<number> {
 async function load(
   children: Child[],
   seconds: number,
+  rate: number,
+  first: number,
   counts: Map<string, Map<number, number>>,
 ): Promise<number> {
   const startsAt = new Date().toISOString();
@@ -157,9 +163,9 @@ async function load(
   let sent = 0;
   const pending = new Set<Promise<void>>();
   while (Date.now() - started < seconds * 1000) {
-    const due = Math.floor(((Date.now() - started) / 1000) * RATE);
+    const due = Math.floor(((Date.now() - started) / 1000) * rate);
     while (sent < due) {
-      const body = webhookBody(sent, startsAt);
+      const body = webhookBody(first + sent, startsAt);
       for (const child of children) {
         if (inFlight.get(child.name)! >= MAX_IN_FLIGHT) {
           // The process is this far behind: the webhook is not sent to it (counted as "skipped").
@@ -252,10 +258,14 @@ async function main(): Promise<void> {
   const counts = new Map(children.map((c) => [c.name, new Map<number, number>()]));
   try {
     const t0 = Date.now();
+    const coldStart = t0 + 2000;
+    // Warm-up webhooks are numbered after the load's, so they open groups of their own.
+    const warmupCounts = new Map(children.map((c) => [c.name, new Map<number, number>()]));
+    await load(children, WARMUP_S, WARMUP_RATE, 10_000_000, warmupCounts);
     await sleep(IDLE_S * 1000);
     const loadStart = Date.now();
     process.stdout.write(`load: ${RATE} webhooks/s for ${LOAD_S} s\n`);
-    const sent = await load(children, LOAD_S, counts);
+    const sent = await load(children, LOAD_S, RATE, 0, counts);
     const loadEnd = Date.now();
     process.stdout.write(`load done (${sent} webhooks); ${AFTER_S} s without load\n`);
     await sleep(AFTER_S * 1000);
@@ -274,16 +284,17 @@ async function main(): Promise<void> {
       `Load: ${RATE} webhooks/s for ${LOAD_S} s (${sent} sent), idle ${IDLE_S} s before, ${AFTER_S} s after; node flags: ${NODE_FLAGS.join(' ') || '(none)'}\n`,
     );
     console.log(
-      `| process | RSS start | RSS peak | RSS end of load | RSS ${AFTER_S} s after | heap used peak | heap total peak | external peak | array buffers peak |`,
+      `| process | RSS cold (after start) | RSS start (warm, idle) | RSS peak | RSS end of load | RSS ${AFTER_S} s after | heap used peak | heap total peak | external peak | array buffers peak |`,
     );
-    console.log('|---|---|---|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|---|---|---|');
     for (const child of children) {
+      const cold = atTime(child.samples, coldStart);
       const start = atTime(child.samples, loadStart - 1000);
       const peak = figures(child.samples, t0, end);
       const endOfLoad = atTime(child.samples, loadEnd);
       const after = atTime(child.samples, end);
       console.log(
-        `| ${child.name} | ${mb(start.rss)} MB | ${mb(peak.rss)} MB | ${mb(endOfLoad.rss)} MB | ${mb(after.rss)} MB (${((after.rss / start.rss - 1) * 100).toFixed(0)}%) | ${mb(peak.heapUsed)} MB | ${mb(peak.heapTotal)} MB | ${mb(peak.external)} MB | ${mb(peak.arrayBuffers)} MB |`,
+        `| ${child.name} | ${mb(cold.rss)} MB | ${mb(start.rss)} MB | ${mb(peak.rss)} MB | ${mb(endOfLoad.rss)} MB | ${mb(after.rss)} MB (${((after.rss / start.rss - 1) * 100).toFixed(0)}%) | ${mb(peak.heapUsed)} MB | ${mb(peak.heapTotal)} MB | ${mb(peak.external)} MB | ${mb(peak.arrayBuffers)} MB |`,
       );
     }
     const relayStart = atTime(relay.samples, loadStart - 1000).rss;

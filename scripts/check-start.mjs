@@ -14,7 +14,7 @@ if (!existsSync(entry)) {
 }
 
 const outbox = mkdtempSync(join(tmpdir(), 'relay-check-start-'));
-const child = spawn(process.execPath, [entry], {
+const child = spawn(process.execPath, ['--optimize-for-size', entry], {
   env: {
     ...process.env,
     PORT: '0', // the relay logs the port it got

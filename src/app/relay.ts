@@ -247,6 +247,7 @@ async function startWorkers(
     alertmanager: createAlertmanagerCheck(config.alertmanagerUrls),
     policy,
     oncallEmail: config.oncallEmail,
+    publicUrl: config.publicUrl,
     logger,
     metrics,
     connection: workerRedis,

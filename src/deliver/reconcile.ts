@@ -41,6 +41,8 @@ export interface ReconcileDeps {
   policy: Policy;
   oncallEmail: string | undefined;
   logger: Logger;
+  /** PUBLIC_URL: a message Slack's limits force to shorten links to the whole incident there. */
+  publicUrl?: string | undefined;
   now?: () => number;
   /** TTL of the per-delivery lock (ms); how long a crashed worker's lock blocks its delivery. */
   deliveryLockMs?: number;
@@ -156,7 +158,13 @@ export async function reconcileDelivery(
         changedByAlertmanager ||= (flags.silencedUntil ?? 0) <= now;
       }
     }
-    const view = buildView(snapshot, { now, flags, context: context?.view, severity: context?.severity });
+    const view = buildView(snapshot, {
+      now,
+      flags,
+      context: context?.view,
+      severity: context?.severity,
+      incidentUrl: deps.publicUrl ? `${deps.publicUrl}/api/incidents/${snapshot.incidentId}` : undefined,
+    });
     const run: DeliveryRun = {
       snapshot,
       delivery,

@@ -9,7 +9,8 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  * series per value, and 3,000 made-up severities made a 3.2 MB /metrics. Anything else is counted as 'other'.
  */
 export const SEVERITY_LABELS: ReadonlySet<string> = new Set(['critical', 'warning', 'info', 'none']);
-const HTTP_STATUS_CODES = '200 201 202 204 301 302 303 304 400 401 403 404 405 409 410 413 415 422 429 499 500 502 503 504';
+const HTTP_STATUS_CODES =
+  '200 201 202 204 301 302 303 304 400 401 403 404 405 409 410 413 415 422 429 499 500 502 503 504';
 export const HTTP_STATUS_LABELS: ReadonlySet<string> = new Set(HTTP_STATUS_CODES.split(' '));
 export function boundedLabel(value: string, known: ReadonlySet<string>): string {
   return known.has(value) ? value : 'other';

@@ -204,7 +204,7 @@ describe('Dockerfile', () => {
     expect(lines).toContain('ENV NODE_ENV=production HOST=0.0.0.0 PORT=8081');
     expect(lines).toContain('EXPOSE 8081');
     expect(lines).toContain('ENTRYPOINT ["/usr/bin/tini", "--"]');
-    expect(lines[lines.length - 1]).toBe('CMD ["node", "dist/main.js"]');
+    expect(lines[lines.length - 1]).toBe('CMD ["node", "--optimize-for-size", "dist/main.js"]');
   });
 
   it('leaves build noise and secrets out of the context', () => {

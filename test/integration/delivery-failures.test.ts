@@ -30,6 +30,7 @@ import {
   startedAgo,
   startHarness,
   WARNING,
+  waitForIdle,
 } from '../support/delivery.js';
 import type { FakeSlack } from '../support/fake-slack.js';
 import { fixture, inGroup } from '../support/fixtures.js';
@@ -74,7 +75,7 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  await waitForIdle();
+  await waitForIdle(relay);
   refusedRecipients.clear();
   fake.rateLimitPerChannel = undefined;
 });
@@ -98,20 +99,6 @@ async function waitUntil(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(25);
   }
-}
-
-/** No job waiting or running, and none delayed for the next few seconds (reminders are an hour away). */
-async function waitForIdle(): Promise<void> {
-  await waitUntil(
-    async () => {
-      const counts = await relay.queue.getJobCounts('waiting', 'active', 'prioritized');
-      if (counts.waiting || counts.active || counts.prioritized) return false;
-      const delayed = await relay.queue.getJobs(['delayed']);
-      return delayed.every((j) => j.timestamp + (j.opts.delay ?? 0) > Date.now() + 30_000);
-    },
-    15_000,
-    'the queue to be idle',
-  );
 }
 
 async function jobsOf(
@@ -152,7 +139,7 @@ describe('Slack rate limits', () => {
     expect(delivered[0]!.at - limited.at).toBeGreaterThanOrEqual(1000 - 20);
     expect(warningPost!.at).toBeLessThan(delivered[0]!.at);
 
-    await waitForIdle();
+    await waitForIdle(relay);
     expect(await jobsOf('failed', critical.incidentId, 'slack', CRITICAL)).toEqual([]);
     const completed = await jobsOf('completed', critical.incidentId, 'slack', CRITICAL);
     expect(completed.length).toBeGreaterThanOrEqual(1);
@@ -233,7 +220,7 @@ describe('permanent errors go to the dead letters, and come back with a retry', 
     // The fault is gone (the channel exists again): retry, as `npm run dlq -- retry` does.
     await dead!.retry('failed');
     await fake.waitFor(() => rootsOf(fake, incidentId).length === 1, WAIT);
-    await waitForIdle();
+    await waitForIdle(relay);
     expect(await jobsOf('failed', incidentId, 'slack', CRITICAL)).toEqual([]);
     expect(rootsOf(fake, incidentId)).toHaveLength(1);
     const log = await deliveryLog(relay, payload, incidentId, 'slack', CRITICAL);
@@ -253,11 +240,11 @@ describe('permanent errors go to the dead letters, and come back with a retry', 
     await post(relay, inGroup(fixture('resolved-postgresql-down'), 'dlq-then-resolve'));
     await fake.waitFor(() => rootsOf(fake, incidentId).length === 1, WAIT);
     await fake.waitFor(() => rootsOf(fake, incidentId)[0]!.text?.includes('RESOLVED') === true, WAIT);
-    await waitForIdle();
+    await waitForIdle(relay);
     // Retrying the dead letter afterwards changes nothing: the destination already reflects the incident.
     const [dead] = await jobsOf('failed', incidentId, 'slack', CRITICAL);
     await dead!.retry('failed');
-    await waitForIdle();
+    await waitForIdle(relay);
     expect(rootsOf(fake, incidentId)).toHaveLength(1);
     expect(fake.replies(rootsOf(fake, incidentId)[0]!.ts)).toEqual([]);
   });
@@ -309,7 +296,7 @@ describe('permanent errors go to the dead letters, and come back with a retry', 
       WAIT,
       'the escalation dead letter',
     );
-    await waitForIdle();
+    await waitForIdle(relay);
     const failed = (await relay.queue.getJobs(['failed'])).filter((j) => j.data.incidentId === incidentId);
     expect(failed).toHaveLength(1);
     expect(failed[0]!.failedReason).toContain('qa@coldchain.example');
@@ -334,7 +321,7 @@ describe('transient errors are retried and delivered once', () => {
     const { incidentId } = await post(relay, inGroup(fixture('firing-postgresql-down'), 'transient'));
     await fake.waitFor(() => rootsOf(fake, incidentId).length === 1, WAIT);
     await sink.waitFor(() => mailsFor(sink, incidentId).length === 1, WAIT);
-    await waitForIdle();
+    await waitForIdle(relay);
 
     expect(postsFor(incidentId).map((c) => c.response.status)).toEqual([500, 200]);
     expect(rootsOf(fake, incidentId)).toHaveLength(1);
@@ -396,7 +383,7 @@ describe('transient errors are retried and delivered once', () => {
     fake.failNext('chat.postMessage', { kind: 'timeout' });
     const { incidentId } = await post(relay, inGroup(fixture('firing-postgresql-down'), 'timeout'));
     await fake.waitFor(() => rootsOf(fake, incidentId).length === 1, WAIT);
-    await waitForIdle();
+    await waitForIdle(relay);
     expect(postsFor(incidentId).map((c) => c.response.status)).toEqual([0, 200]);
     expect(rootsOf(fake, incidentId)).toHaveLength(1);
     // The held post was never committed: the look-up in the channel's history found nothing to adopt.
@@ -419,7 +406,7 @@ describe('Slack refuses the blocks', () => {
       WAIT,
       'the root',
     );
-    await waitForIdle();
+    await waitForIdle(relay);
     const log = await deliveryLog(relay, payload, incidentId, 'slack', CRITICAL);
     const root = fake.messages.get(log.root!.ts!)!;
     expect(root.channel).toBe('C0CRIT');
@@ -456,12 +443,12 @@ describe('Slack refuses the blocks', () => {
     const payload = inGroup(fixture('firing-postgresql-down'), 'blocks-update');
     const { incidentId } = await post(relay, payload);
     await fake.waitFor(() => rootsOf(fake, incidentId).length === 1, WAIT);
-    await waitForIdle();
+    await waitForIdle(relay);
     const ts = rootsOf(fake, incidentId)[0]!.ts;
     fake.failNext('chat.update', { kind: 'error', error: 'invalid_blocks' });
     await post(relay, inGroup(fixture('resolved-postgresql-down'), 'blocks-update'));
     await fake.waitFor(() => fake.replies(ts).some((r) => r.text?.includes('Resolved after')), WAIT);
-    await waitForIdle();
+    await waitForIdle(relay);
     const updates = fake.callsTo('chat.update').filter((c) => c.body.ts === ts);
     expect(updates.map((c) => c.response.body?.error ?? 'ok')).toEqual(['invalid_blocks', 'ok']);
     const root = fake.messages.get(ts)!;

@@ -17,6 +17,7 @@ import {
   post,
   startDeliveryRelay,
   startedAgo,
+  waitForIdle,
 } from '../support/delivery.js';
 import { type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
 import { fixture, inGroup } from '../support/fixtures.js';
@@ -62,21 +63,6 @@ async function tearDown(setup: Setup | undefined): Promise<void> {
   await setup.fake.close();
   await setup.sink.close();
   await deletePrefix(setup.prefix);
-}
-
-/** No job waiting or running (reminders are an hour away, so delayed jobs do not count). */
-async function waitForIdle(relay: RunningRelay): Promise<void> {
-  await pollUntil(
-    async () => {
-      const counts = await relay.queue.getJobCounts('waiting', 'active', 'prioritized');
-      if (counts.waiting || counts.active || counts.prioritized) return false;
-      const delayed = await relay.queue.getJobs(['delayed']);
-      return delayed.every((j) => j.timestamp + (j.opts.delay ?? 0) > Date.now() + 60_000);
-    },
-    WAIT,
-    () => 'the delivery queue to be idle',
-    50,
-  );
 }
 
 describe('a server that reads the message and never answers', { timeout: 60_000 }, () => {

@@ -33,6 +33,7 @@ import {
   slackTexts,
   startDeliveryRelay,
   startHarness,
+  waitForIdle,
 } from '../support/delivery.js';
 import { DEFAULT_SLACK_TOKEN, type FakeSlack } from '../support/fake-slack.js';
 import { fixture, inGroup } from '../support/fixtures.js';
@@ -80,20 +81,6 @@ afterAll(async () => {
  * No job waiting, running, or delayed for the next half minute (reminders are an hour away). The delayed
  * set is read first: a job promoted between the two reads then shows as waiting or active, never as neither.
  */
-async function waitForIdle(r: RunningRelay): Promise<void> {
-  await pollUntil(
-    async () => {
-      const delayed = await r.queue.getJobs(['delayed']);
-      if (delayed.some((j) => j.timestamp + (j.opts.delay ?? 0) <= Date.now() + 30_000)) return false;
-      const counts = await r.queue.getJobCounts('waiting', 'active', 'prioritized');
-      return !counts.waiting && !counts.active && !counts.prioritized;
-    },
-    WAIT,
-    () => 'the queue to be idle',
-    25,
-  );
-}
-
 async function metricDelta(r: RunningRelay, before: string, name: string, labels: Record<string, string>) {
   return metricValue(await metricsText(r), name, labels) - metricValue(before, name, labels);
 }

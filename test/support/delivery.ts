@@ -11,6 +11,7 @@ import type { DeliveryLog } from '../../src/domain/delivery-log.js';
 import { testConfig } from './config.js';
 import { type FakeSlack, type FakeSlackMessage, type SlackCall, startFakeSlack } from './fake-slack.js';
 import { postJson } from './http.js';
+import { pollUntil } from './poll.js';
 import { type ReceivedMail, type SmtpSink, startSmtpSink } from './smtp-sink.js';
 import { routingPolicy } from './policy.js';
 
@@ -194,3 +195,35 @@ export function startedAgo<T extends { alerts: { startsAt: string }[] }>(payload
 
 export const minutesAgo = (minutes: number) =>
   new Date(Date.now() - minutes * 60_000).toISOString().replace(/\.\d+Z$/, 'Z');
+
+/**
+ * Waits until no delivery job is waiting, running, or delayed and due within `dueWithinMs` (hour-long
+ * reminders do not count; a retry's backoff or a paced wait does). A job moves from active to delayed to
+ * waiting between the separate reads of one look and could slip past all of them once, so idle must be
+ * seen by two looks in a row.
+ */
+export async function waitForIdle(
+  relay: RunningRelay,
+  { dueWithinMs = 30_000, timeoutMs = 30_000 }: { dueWithinMs?: number; timeoutMs?: number } = {},
+): Promise<void> {
+  const running = async () => {
+    const counts = await relay.queue.getJobCounts('waiting', 'active', 'prioritized');
+    return Boolean(counts.waiting || counts.active || counts.prioritized);
+  };
+  const busy = async () => {
+    if (await running()) return true;
+    const delayed = await relay.queue.getJobs(['delayed']);
+    if (delayed.some((j) => j.timestamp + (j.opts.delay ?? 0) <= Date.now() + dueWithinMs)) return true;
+    return running();
+  };
+  let idleLooks = 0;
+  await pollUntil(
+    async () => {
+      idleLooks = (await busy()) ? 0 : idleLooks + 1;
+      return idleLooks >= 2;
+    },
+    timeoutMs,
+    () => 'the delivery queues to be idle',
+    50,
+  );
+}
