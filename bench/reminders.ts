@@ -21,11 +21,11 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { startRelay } from '../src/app/relay.js';
 import { loadConfig } from '../src/config/config.js';
 import type { ReconcileResult } from '../src/deliver/reconcile.js';
 import type { ReconcileJobData } from '../src/enqueue/delivery-queue.js';
 import { createLogger } from '../src/observability/logger.js';
-import { startRelay } from '../src/app/relay.js';
 import { startOwnRedis } from '../test/support/redis-server.js';
 import {
   describeMs,

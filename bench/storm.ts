@@ -8,9 +8,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startRelay } from '../src/app/relay.js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/observability/logger.js';
-import { startRelay } from '../src/app/relay.js';
 import { DEFAULT_SLACK_TOKEN, startFakeSlack } from '../test/support/fake-slack.js';
 import { deletePrefix } from '../test/support/redis.js';
 

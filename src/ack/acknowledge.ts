@@ -3,13 +3,13 @@
  * §Words). It covers the alerts firing when it was given, so a new alert joining the group resumes them.
  */
 
-import { acknowledgementCovers, firingKeys } from '../domain/plan.js';
-import type { DeliveryQueuePort } from '../enqueue/delivery-queue.js';
-import type { IncidentSnapshot } from '../domain/model.js';
-import type { AlertStore } from '../store/alert-store.js';
-import type { DeliveryStore } from '../store/delivery-store.js';
 import type { IncidentFlags } from '../domain/delivery-log.js';
 import { incidentDestinations } from '../domain/destinations.js';
+import type { IncidentSnapshot } from '../domain/model.js';
+import { acknowledgementCovers, firingKeys } from '../domain/plan.js';
+import type { DeliveryQueuePort } from '../enqueue/delivery-queue.js';
+import type { AlertStore } from '../store/alert-store.js';
+import type { DeliveryStore } from '../store/delivery-store.js';
 
 export interface IncidentRef {
   groupId: string;

@@ -3,8 +3,9 @@
  * from what is already stored — the snapshot, the flags and each delivery's bounded log — so there is
  * no second record to keep in step.
  */
-import type { DeliveryTarget, IncidentSnapshot } from '../domain/model.js';
+
 import type { DeliveryLog, IncidentFlags } from '../domain/delivery-log.js';
+import type { DeliveryTarget, IncidentSnapshot } from '../domain/model.js';
 
 export interface TimelineEntry {
   at: string;

@@ -44,7 +44,9 @@ export function displayUrl(url: string): string {
 
 /** `GET /api/v2/alerts` filters for the group's labels (Alertmanager's matcher syntax). */
 export function groupFilters(snapshot: Pick<IncidentSnapshot, 'groupLabels'>): string[] {
-  return Object.entries(snapshot.groupLabels).map(([k, v]) => `filter=${encodeURIComponent(matcherText(k, v))}`);
+  return Object.entries(snapshot.groupLabels).map(
+    ([k, v]) => `filter=${encodeURIComponent(matcherText(k, v))}`,
+  );
 }
 
 export function createAlertmanagerCheck(

@@ -3,12 +3,13 @@
  * matchers), created on every Alertmanager in ALERTMANAGER_URL because an unclustered pair does not share
  * silences. Reminders pause until it ends and resume if the alerts still fire.
  */
-import type { DeliveryQueuePort } from '../enqueue/delivery-queue.js';
+
+import { type IncidentRef, reconcileAll } from '../ack/acknowledge.js';
+import type { IncidentFlags } from '../domain/delivery-log.js';
 import type { IncidentSnapshot } from '../domain/model.js';
+import type { DeliveryQueuePort } from '../enqueue/delivery-queue.js';
 import type { AlertStore } from '../store/alert-store.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
-import type { IncidentFlags } from '../domain/delivery-log.js';
-import { type IncidentRef, reconcileAll } from '../ack/acknowledge.js';
 import { groupFilters } from './alerts.js';
 
 export interface CreatedSilence {

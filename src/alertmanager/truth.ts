@@ -4,15 +4,16 @@
  * early in Alertmanager ends the relay's pause. Both then queue the incident's deliveries, so every
  * destination hears of it.
  */
-import type { DeliveryQueuePort, ReconcileJobData } from '../enqueue/delivery-queue.js';
+
+import type { IncidentFlags } from '../domain/delivery-log.js';
+import { incidentDestinations } from '../domain/destinations.js';
 import type { IncidentSnapshot } from '../domain/model.js';
+import type { DeliveryQueuePort, ReconcileJobData } from '../enqueue/delivery-queue.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AlertStore } from '../store/alert-store.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
-import type { IncidentFlags } from '../domain/delivery-log.js';
 import { type AlertmanagerVerdict, countResolved, resolveGoneAlerts } from './verdict.js';
-import { incidentDestinations } from '../domain/destinations.js';
 
 export interface TruthDeps {
   alerts: AlertStore;

@@ -13,7 +13,7 @@
  * them). A replica that does not answer, or answers something that is not a list of alerts, says nothing.
  */
 import { z } from 'zod';
-import { type AlertState, alertKey, type IncidentSnapshot } from '../domain/model.js';
+import { alertKey, type IncidentSnapshot } from '../domain/model.js';
 
 /** What Alertmanager's API says about one alert; only the fields the relay reads. */
 export const apiAlertSchema = z.object({
@@ -75,7 +75,6 @@ export interface AlertmanagerVerdict {
   /** Some replica that would know answered: only then can an alert be `gone`, or those left out of webhooks. */
   trusted: boolean;
 }
-
 
 /** Alerts the snapshot cannot list: left out by max_alerts, or dropped to bound the snapshot. */
 function hiddenAlerts(snapshot: IncidentSnapshot): number {

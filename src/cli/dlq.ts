@@ -7,8 +7,8 @@
 import type { Job } from 'bullmq';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { BullDeliveryQueue, type ReconcileJobData } from '../enqueue/delivery-queue.js';
-import { createWorkerRedis } from '../store/redis.js';
 import { RedisAlertStore } from '../store/alert-store.js';
+import { createWorkerRedis } from '../store/redis.js';
 
 async function main(): Promise<number> {
   const [command, ...ids] = process.argv.slice(2);

@@ -2,8 +2,9 @@
  * `npm run test-notify`: sends one clearly marked test message to every destination the policy names
  * (each route's Slack channels and email lists), straight through the senders, and reports each result.
  */
-import { ConfigError, loadConfig } from '../config/config.js';
+
 import { selectMailSender, selectSlackSender } from '../app/relay.js';
+import { ConfigError, loadConfig } from '../config/config.js';
 import { deliveriesFor } from '../route/route.js';
 
 async function main(): Promise<number> {

@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { type Matcher, parseMatcher } from '../domain/matchers.js';
 import { durationSchema } from '../domain/duration.js';
+import { type Matcher, parseMatcher } from '../domain/matchers.js';
 import { ConfigError } from './errors.js';
 
 export { ConfigError };

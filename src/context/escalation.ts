@@ -1,5 +1,5 @@
-import type { CargoClass, EscalationRule } from './catalog.js';
 import { severityRank } from '../domain/model.js';
+import type { CargoClass, EscalationRule } from './catalog.js';
 import { budgetReached, budgetThresholdAt, excursionBudget } from './derived-facts.js';
 import type { AlertStatus, Severity } from './types.js';
 

@@ -7,8 +7,8 @@
 
 import {
   type AlertState,
-  alertKey,
   type AlertStatus,
+  alertKey,
   groupIdOf,
   type IncidentSnapshot,
   incidentIdOf,

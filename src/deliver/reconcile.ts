@@ -2,17 +2,7 @@
  * Reconcile (DESIGN.md §Pipeline, stage 5): make delivery D reflect incident I. Reads the latest snapshot,
  * so a job can be collapsed, retried, reordered or run twice and the destination still converges.
  */
-import type { Policy } from '../config/config.js';
-import type { DeliveryQueuePort, ReconcileJobData } from '../enqueue/delivery-queue.js';
-import type { ChannelKind, DeliveryTarget, IncidentSnapshot } from '../domain/model.js';
-import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
-import { buildView } from '../render/view.js';
-import { deliveriesFor, selectRoutes } from '../route/route.js';
-import type { AlertStore } from '../store/alert-store.js';
-import type { DeliveryStore } from '../store/delivery-store.js';
-import type { DeliveryLocks } from '../store/delivery-locks.js';
-import type { IncidentFlags } from '../domain/delivery-log.js';
+
 import type { AlertmanagerCheck } from '../alertmanager/alerts.js';
 import { endSilencePause, finishResolve, resolveGone } from '../alertmanager/truth.js';
 import {
@@ -22,11 +12,22 @@ import {
   reportsAlerts,
   silenceEnded,
 } from '../alertmanager/verdict.js';
-import type { Deliverer, DeliveryRun } from '../channels/registry.js';
-import type { ContextOutcome, ContextStage } from './context-stage.js';
 import { RateLimitedError } from '../channels/errors.js';
-import { needsAlertmanager, nextWake, type PlanInput, planDelivery } from '../domain/plan.js';
+import type { Deliverer, DeliveryRun } from '../channels/registry.js';
+import type { Policy } from '../config/config.js';
+import type { IncidentFlags } from '../domain/delivery-log.js';
 import { incidentDestinations } from '../domain/destinations.js';
+import type { ChannelKind, DeliveryTarget, IncidentSnapshot } from '../domain/model.js';
+import { needsAlertmanager, nextWake, type PlanInput, planDelivery } from '../domain/plan.js';
+import type { DeliveryQueuePort, ReconcileJobData } from '../enqueue/delivery-queue.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { buildView } from '../render/view.js';
+import { deliveriesFor, selectRoutes } from '../route/route.js';
+import type { AlertStore } from '../store/alert-store.js';
+import type { DeliveryLocks } from '../store/delivery-locks.js';
+import type { DeliveryStore } from '../store/delivery-store.js';
+import type { ContextOutcome, ContextStage } from './context-stage.js';
 
 export interface ReconcileDeps {
   alerts: AlertStore;

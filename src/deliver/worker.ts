@@ -5,11 +5,11 @@
  */
 import { DelayedError, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Policy } from '../config/config.js';
-import { DELIVERY_QUEUES, queuePrefix, type ReconcileJobData } from '../enqueue/delivery-queue.js';
-import type { ChannelKind } from '../domain/model.js';
-import type { Metrics } from '../observability/metrics.js';
 import { PermanentDeliveryError, RateLimitedError, TransientDeliveryError } from '../channels/errors.js';
+import type { Policy } from '../config/config.js';
+import type { ChannelKind } from '../domain/model.js';
+import { DELIVERY_QUEUES, queuePrefix, type ReconcileJobData } from '../enqueue/delivery-queue.js';
+import type { Metrics } from '../observability/metrics.js';
 import { type ReconcileDeps, reconcileDelivery } from './reconcile.js';
 
 export function backoffDelay(

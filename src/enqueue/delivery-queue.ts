@@ -55,8 +55,7 @@ export function queuePrefix(prefix: string): string {
 
 /** BullMQ priority: 1 is taken first. Critical 1, warning (and unknown severities) 2, info 3. */
 export function priorityOf(severity: string | undefined): number {
-  const rank =
-    severityRank(severity);
+  const rank = severityRank(severity);
   return 4 - rank;
 }
 

@@ -4,8 +4,8 @@
  */
 import type { Policy } from '../config/config.js';
 import { mergeWebhook } from '../dedupe/merge.js';
-import type { DeliveryQueuePort, ReconcileJobData } from '../enqueue/delivery-queue.js';
 import { groupIdOf, type IncidentSnapshot } from '../domain/model.js';
+import type { DeliveryQueuePort, ReconcileJobData } from '../enqueue/delivery-queue.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { WebhookPayload } from '../receive/schema.js';
 import { deliveriesFor, selectRoutes } from '../route/route.js';

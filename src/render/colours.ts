@@ -6,5 +6,7 @@ export const RESOLVED_COLOUR = '#2EB67D';
 const UNKNOWN_SEVERITY_COLOUR = '#888888';
 
 export function colourOf(view: Pick<MessageView, 'status' | 'severity'>): string {
-  return view.status === 'resolved' ? RESOLVED_COLOUR : (SEVERITY_COLOURS[view.severity] ?? UNKNOWN_SEVERITY_COLOUR);
+  return view.status === 'resolved'
+    ? RESOLVED_COLOUR
+    : (SEVERITY_COLOURS[view.severity] ?? UNKNOWN_SEVERITY_COLOUR);
 }

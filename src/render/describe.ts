@@ -3,8 +3,8 @@
  * renderer escapes for its own medium, so a label value is always data.
  */
 import { encodeComponent } from '../context/safe-text.js';
-import type { AlertState, IncidentSnapshot } from '../domain/model.js';
 import { matcherSetText } from '../domain/matchers.js';
+import type { AlertState, IncidentSnapshot } from '../domain/model.js';
 
 /** Labels that say which thing is affected, in the order a dispatcher looks for them. */
 const SUBJECT_LABELS = [

@@ -3,9 +3,9 @@
  * context and its flags, then rendered by the Slack and email renderers. Pure; plain text throughout.
  */
 import { encodeComponent, toWellFormed } from '../context/safe-text.js';
-import { acknowledgementCovers } from '../domain/plan.js';
-import type { IncidentSnapshot, Labels } from '../domain/model.js';
 import type { IncidentFlags } from '../domain/delivery-log.js';
+import type { IncidentSnapshot, Labels } from '../domain/model.js';
+import { acknowledgementCovers } from '../domain/plan.js';
 import {
   alertmanagerUrl,
   countByStatus,

@@ -4,8 +4,8 @@
  */
 import { ONCALL, type Policy, type RouteConfig } from '../config/config.js';
 import { formatDuration } from '../domain/duration.js';
-import { type DeliveryTarget, deliveryIdOf } from '../domain/model.js';
 import { matchesAll } from '../domain/matchers.js';
+import { type DeliveryTarget, deliveryIdOf } from '../domain/model.js';
 
 export interface RoutingResult {
   routes: RouteConfig[];

@@ -15,10 +15,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/observability/logger.js';
 import { type RunningRelay, startRelay } from '../../src/app/relay.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { testConfig } from '../support/config.js';
 import { type FakeSlack, type FakeSlackMessage, startFakeSlack } from '../support/fake-slack.js';
+import { routingPolicy } from '../support/policy.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';
 import { type ReceivedMail, type SmtpSink, startSmtpSink } from '../support/smtp-sink.js';
 import {
@@ -33,7 +34,6 @@ import {
   waitUntil,
   webhookNotificationsSent,
 } from './support.js';
-import { routingPolicy } from '../support/policy.js';
 
 const TOKEN = 'e2e-webhook-token-0123456789';
 const ONCALL = 'oncall@coldchain.example';

@@ -9,8 +9,8 @@
  * Alerts are pushed to both replicas as Prometheus does. Outcomes are polled for with generous deadlines.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signSlackRequest } from '../../src/channels/slack/signatures.js';
 import { type RunningRelay, startRelay } from '../../src/app/relay.js';
+import { signSlackRequest } from '../../src/channels/slack/signatures.js';
 import { testConfig } from '../support/config.js';
 import {
   DEFAULT_SLACK_TOKEN,
@@ -18,6 +18,7 @@ import {
   type FakeSlackMessage,
   startFakeSlack,
 } from '../support/fake-slack.js';
+import { routingPolicy } from '../support/policy.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';
 import {
   type AlertmanagerPair,
@@ -28,7 +29,6 @@ import {
   waitUntil,
   webhookNotificationsSent,
 } from './support.js';
-import { routingPolicy } from '../support/policy.js';
 
 const prefix = uniquePrefix('am-truth');
 const SIGNING = 'slack-signing-secret-for-am-truth';

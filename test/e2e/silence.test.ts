@@ -4,10 +4,11 @@
  * its author; reminders pause while it lasts and resume after it ends while the alert still fires.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signSlackRequest } from '../../src/channels/slack/signatures.js';
 import { type RunningRelay, startRelay } from '../../src/app/relay.js';
+import { signSlackRequest } from '../../src/channels/slack/signatures.js';
 import { testConfig } from '../support/config.js';
 import { DEFAULT_SLACK_TOKEN, type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
+import { routingPolicy } from '../support/policy.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';
 import {
   type AlertmanagerPair,
@@ -17,7 +18,6 @@ import {
   relayAlertmanagerConfig,
   startAlertmanagerPair,
 } from './support.js';
-import { routingPolicy } from '../support/policy.js';
 
 const prefix = uniquePrefix('silence');
 const SIGNING = 'slack-signing-secret-for-silence';

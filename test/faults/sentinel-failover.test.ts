@@ -19,6 +19,7 @@ import { rootsOf } from '../support/delivery.js';
 import { DEFAULT_SLACK_TOKEN, type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
 import { fixture, inGroup } from '../support/fixtures.js';
 import { postJson } from '../support/http.js';
+import { routingPolicy } from '../support/policy.js';
 import { pollUntil } from '../support/poll.js';
 import { uniquePrefix } from '../support/redis.js';
 import { freePort } from '../support/redis-server.js';
@@ -33,7 +34,6 @@ import {
   startSentinel,
 } from '../support/redis-topology.js';
 import { RelayProcess } from './support/relay-process.js';
-import { routingPolicy } from '../support/policy.js';
 
 const MASTER_NAME = 'relay-ha';
 const INCIDENTS = 80;

@@ -5,9 +5,9 @@
  */
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type RunningRelay, startRelay } from '../../src/app/relay.js';
 import { DEFAULT_POLICY_YAML } from '../../src/config/config.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { type RunningRelay, startRelay } from '../../src/app/relay.js';
 import { testConfig } from '../support/config.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';
 

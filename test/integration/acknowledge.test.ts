@@ -3,17 +3,17 @@
  * incident API — against a real relay, the real Redis, the fake Slack server and a real SMTP server.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signSlackRequest } from '../../src/channels/slack/signatures.js';
-import { signAckToken } from '../../src/channels/email/ack-link.js';
 import { type RunningRelay, startRelay } from '../../src/app/relay.js';
+import { signAckToken } from '../../src/channels/email/ack-link.js';
+import { signSlackRequest } from '../../src/channels/slack/signatures.js';
 import { testConfig } from '../support/config.js';
 import { deliveryEnv, startHarness } from '../support/delivery.js';
 import type { FakeSlack } from '../support/fake-slack.js';
 import { fixture, inGroup } from '../support/fixtures.js';
 import { postJson, rawRequest } from '../support/http.js';
+import { routingPolicy } from '../support/policy.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';
 import type { SmtpSink } from '../support/smtp-sink.js';
-import { routingPolicy } from '../support/policy.js';
 
 const prefix = uniquePrefix('ack');
 const SIGNING = 'slack-signing-secret-for-tests';

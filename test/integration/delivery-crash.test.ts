@@ -7,13 +7,13 @@
  * adopts it instead of posting again), and later updates go to the ts the log recorded.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningRelay } from '../../src/app/relay.js';
 import {
   type SlackMessage,
   type SlackPosted,
   type SlackSender,
   WebApiSlackSender,
 } from '../../src/channels/slack/sender.js';
-import type { RunningRelay } from '../../src/app/relay.js';
 import {
   CRITICAL,
   deliveryLog,

@@ -8,11 +8,11 @@
  */
 import type { Job } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PermanentDeliveryError } from '../../src/channels/errors.js';
-import { type MailSender, type OutgoingMail, SmtpMailSender } from '../../src/channels/email/sender.js';
-import type { ReconcileJobData } from '../../src/enqueue/delivery-queue.js';
-import { deliveryIdOf } from '../../src/domain/model.js';
 import type { RunningRelay } from '../../src/app/relay.js';
+import { type MailSender, type OutgoingMail, SmtpMailSender } from '../../src/channels/email/sender.js';
+import { PermanentDeliveryError } from '../../src/channels/errors.js';
+import { deliveryIdOf } from '../../src/domain/model.js';
+import type { ReconcileJobData } from '../../src/enqueue/delivery-queue.js';
 import {
   CRITICAL,
   clone,

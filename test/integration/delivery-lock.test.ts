@@ -5,8 +5,8 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebApiSlackSender } from '../../src/channels/slack/sender.js';
 import type { RunningRelay } from '../../src/app/relay.js';
+import { WebApiSlackSender } from '../../src/channels/slack/sender.js';
 import { DeliveryLocks } from '../../src/store/delivery-locks.js';
 import {
   CRITICAL,

@@ -6,8 +6,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WebhookPayload } from '../../src/receive/schema.js';
 import type { RunningRelay } from '../../src/app/relay.js';
+import type { WebhookPayload } from '../../src/receive/schema.js';
 import {
   mailsFor,
   metricsText,
@@ -105,8 +105,7 @@ describe.concurrent('reminders', () => {
     // Never two reminders in a burst. Each is due an interval after the previous one's job started; Slack's
     // receipt of the previous one may lag its start on a loaded machine, hence half an interval.
     const times = reminders.map((r) => Number(r.ts) * 1000);
-    for (let i = 1; i < times.length; i++)
-      expect(times[i]! - times[i - 1]!).toBeGreaterThan(REPEAT_MS * 0.5);
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThan(REPEAT_MS * 0.5);
     expect(fake.replies(root.ts).some((r) => r.text?.includes('has not re-sent'))).toBe(false);
 
     const mails = mailsFor(sink, incidentId);

@@ -5,8 +5,8 @@
  * Reminders and staleness are off here (1h repeat, long stale_after); delivery-reminders.test.ts covers them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WebhookPayload } from '../../src/receive/schema.js';
 import type { RunningRelay } from '../../src/app/relay.js';
+import type { WebhookPayload } from '../../src/receive/schema.js';
 import {
   CRITICAL,
   callsFor,

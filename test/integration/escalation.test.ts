@@ -10,9 +10,9 @@ import { deliveryEnv, startHarness } from '../support/delivery.js';
 import type { FakeSlack } from '../support/fake-slack.js';
 import { fixture, inGroup } from '../support/fixtures.js';
 import { postJson } from '../support/http.js';
+import { routingPolicy } from '../support/policy.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';
 import type { SmtpSink } from '../support/smtp-sink.js';
-import { routingPolicy } from '../support/policy.js';
 
 const prefix = uniquePrefix('escalation');
 let fake: FakeSlack;

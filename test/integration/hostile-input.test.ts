@@ -8,9 +8,9 @@ import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningRelay, startRelay } from '../../src/app/relay.js';
 import { groupIdOf } from '../../src/domain/model.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { type RunningRelay, startRelay } from '../../src/app/relay.js';
 import { testConfig } from '../support/config.js';
 import {
   CRITICAL,

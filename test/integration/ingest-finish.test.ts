@@ -5,9 +5,9 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { groupIdOf, type IncidentSnapshot } from '../../src/domain/model.js';
 import { BullDeliveryQueue } from '../../src/enqueue/delivery-queue.js';
 import { type IngestDeps, ingestWebhook } from '../../src/ingest/ingest.js';
-import { groupIdOf, type IncidentSnapshot } from '../../src/domain/model.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { type AlertStore, RedisAlertStore } from '../../src/store/alert-store.js';
 import { testConfig } from '../support/config.js';

@@ -4,8 +4,8 @@
  */
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/observability/logger.js';
 import { type RunningRelay, startRelay } from '../../src/app/relay.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { testConfig } from '../support/config.js';
 import { fixture, inGroup } from '../support/fixtures.js';
 import { postJson } from '../support/http.js';

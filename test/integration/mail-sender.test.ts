@@ -5,8 +5,8 @@
  * any 4xx/5xx reply are not. Timeouts here are short only where the fault hangs for good.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PermanentDeliveryError, TransientDeliveryError } from '../../src/channels/errors.js';
 import { type OutgoingMail, SmtpMailSender } from '../../src/channels/email/sender.js';
+import { PermanentDeliveryError, TransientDeliveryError } from '../../src/channels/errors.js';
 import { type SmtpSink, startSmtpSink } from '../support/smtp-sink.js';
 
 let sink: SmtpSink;

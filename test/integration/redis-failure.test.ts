@@ -1,11 +1,11 @@
 /** Never 2xx for work that is not stored: a dead or stalled Redis means a fast 503 and Alertmanager retries. */
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startRelay } from '../../src/app/relay.js';
+import { groupIdOf } from '../../src/domain/model.js';
 import { BullDeliveryQueue, type DeliveryQueuePort } from '../../src/enqueue/delivery-queue.js';
 import { ingestWebhook } from '../../src/ingest/ingest.js';
-import { groupIdOf } from '../../src/domain/model.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { startRelay } from '../../src/app/relay.js';
 import { RedisAlertStore } from '../../src/store/alert-store.js';
 import { testConfig } from '../support/config.js';
 import { fixture, inGroup } from '../support/fixtures.js';

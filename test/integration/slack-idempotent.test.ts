@@ -13,6 +13,7 @@
 import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningRelay } from '../../src/app/relay.js';
 import { TransientDeliveryError } from '../../src/channels/errors.js';
 import {
   type SlackMessage,
@@ -22,7 +23,6 @@ import {
 } from '../../src/channels/slack/sender.js';
 import { deliveryIdOf } from '../../src/domain/model.js';
 import { createLogger } from '../../src/observability/logger.js';
-import type { RunningRelay } from '../../src/app/relay.js';
 import {
   CRITICAL,
   deliveryLog,

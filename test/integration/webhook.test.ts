@@ -4,9 +4,9 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BullDeliveryQueue, type ReconcileJobData } from '../../src/enqueue/delivery-queue.js';
-import { groupIdOf } from '../../src/domain/model.js';
 import { type RunningRelay, startRelay } from '../../src/app/relay.js';
+import { groupIdOf } from '../../src/domain/model.js';
+import { BullDeliveryQueue, type ReconcileJobData } from '../../src/enqueue/delivery-queue.js';
 import { testConfig } from '../support/config.js';
 import { fixture, fixtureText, inGroup } from '../support/fixtures.js';
 import { postJson, rawRequest } from '../support/http.js';

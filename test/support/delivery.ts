@@ -4,16 +4,16 @@
  * reminders, staleness and retries happen within seconds.
  */
 
-import { deliveryIdOf, groupIdOf } from '../../src/domain/model.js';
-import type { WebhookPayload } from '../../src/receive/schema.js';
 import { type RelayOptions, type RunningRelay, startRelay } from '../../src/app/relay.js';
 import type { DeliveryLog } from '../../src/domain/delivery-log.js';
+import { deliveryIdOf, groupIdOf } from '../../src/domain/model.js';
+import type { WebhookPayload } from '../../src/receive/schema.js';
 import { testConfig } from './config.js';
 import { type FakeSlack, type FakeSlackMessage, type SlackCall, startFakeSlack } from './fake-slack.js';
 import { postJson } from './http.js';
+import { routingPolicy } from './policy.js';
 import { pollUntil } from './poll.js';
 import { type ReceivedMail, type SmtpSink, startSmtpSink } from './smtp-sink.js';
-import { routingPolicy } from './policy.js';
 
 export const ONCALL = 'oncall@coldchain.example';
 export const CRITICAL = '#alerts-critical';

@@ -4,7 +4,11 @@
  * or absent; and stale wording that gives the right advice in each case.
  */
 import { describe, expect, it } from 'vitest';
+import { loadEmailTemplates } from '../../src/channels/email/render.js';
+import { renderStaleReply } from '../../src/channels/slack/blocks.js';
 import { mergeWebhook } from '../../src/dedupe/merge.js';
+import { type DeliveryLog, EMPTY_LOG, type IncidentFlags } from '../../src/domain/delivery-log.js';
+import type { DeliveryTarget, IncidentSnapshot } from '../../src/domain/model.js';
 import {
   alertmanagerCheckAt,
   firingKeys,
@@ -14,11 +18,7 @@ import {
   planDelivery,
   toldStateOf,
 } from '../../src/domain/plan.js';
-import type { DeliveryTarget, IncidentSnapshot } from '../../src/domain/model.js';
-import { loadEmailTemplates } from '../../src/channels/email/render.js';
-import { renderStaleReply } from '../../src/channels/slack/blocks.js';
 import { buildView } from '../../src/render/view.js';
-import { type DeliveryLog, EMPTY_LOG, type IncidentFlags } from '../../src/domain/delivery-log.js';
 import { fixture } from '../support/fixtures.js';
 
 const T0 = 1_800_000_000_000;

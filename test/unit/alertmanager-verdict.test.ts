@@ -4,7 +4,6 @@
  * a silence ended early; when nothing can be concluded.
  */
 import { describe, expect, it } from 'vitest';
-import { mergeWebhook } from '../../src/dedupe/merge.js';
 import {
   ALERTMANAGER_WARMUP_MS,
   type ApiAlert,
@@ -17,6 +16,7 @@ import {
   resolveGoneAlerts,
   silenceEnded,
 } from '../../src/alertmanager/verdict.js';
+import { mergeWebhook } from '../../src/dedupe/merge.js';
 import type { IncidentSnapshot } from '../../src/domain/model.js';
 import { fixture } from '../support/fixtures.js';
 

@@ -6,10 +6,6 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FileContextProvider } from '../../src/context/index.js';
-import { mergeWebhook } from '../../src/dedupe/merge.js';
-import { createContextStage } from '../../src/deliver/context-stage.js';
-import type { WebhookPayload } from '../../src/receive/schema.js';
 import { type EmailEvent, loadEmailTemplates, subjectFor } from '../../src/channels/email/render.js';
 import {
   renderAcknowledgedReply,
@@ -19,6 +15,10 @@ import {
   renderSlackRoot,
   SLACK_LIMITS,
 } from '../../src/channels/slack/blocks.js';
+import { FileContextProvider } from '../../src/context/index.js';
+import { mergeWebhook } from '../../src/dedupe/merge.js';
+import { createContextStage } from '../../src/deliver/context-stage.js';
+import type { WebhookPayload } from '../../src/receive/schema.js';
 import { buildView } from '../../src/render/view.js';
 import { fixture } from '../support/fixtures.js';
 

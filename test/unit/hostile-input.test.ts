@@ -4,11 +4,6 @@
  * exceeds Slack's limits gets msg_too_long, which is permanent.
  */
 import { describe, expect, it } from 'vitest';
-import { buildSilenceUrl, buildVehicleDashboardUrl } from '../../src/context/links.js';
-import { mergeWebhook } from '../../src/dedupe/merge.js';
-import type { ChangeSummary } from '../../src/domain/plan.js';
-import type { IncidentSnapshot } from '../../src/domain/model.js';
-import { safeUrl } from '../../src/render/describe.js';
 import { loadEmailTemplates } from '../../src/channels/email/render.js';
 import {
   renderAcknowledgedReply,
@@ -17,6 +12,11 @@ import {
   renderSlackRoot,
   SLACK_LIMITS,
 } from '../../src/channels/slack/blocks.js';
+import { buildSilenceUrl, buildVehicleDashboardUrl } from '../../src/context/links.js';
+import { mergeWebhook } from '../../src/dedupe/merge.js';
+import type { IncidentSnapshot } from '../../src/domain/model.js';
+import type { ChangeSummary } from '../../src/domain/plan.js';
+import { safeUrl } from '../../src/render/describe.js';
 import { buildView } from '../../src/render/view.js';
 import { fixture } from '../support/fixtures.js';
 

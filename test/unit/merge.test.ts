@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { renderSlackRoot } from '../../src/channels/slack/blocks.js';
 import {
   hasFiringAlert,
   MAX_INCIDENT_ALERTS,
@@ -8,7 +9,6 @@ import {
 } from '../../src/dedupe/merge.js';
 import type { IncidentSnapshot } from '../../src/domain/model.js';
 import type { WebhookPayload } from '../../src/receive/schema.js';
-import { renderSlackRoot } from '../../src/channels/slack/blocks.js';
 import { buildView } from '../../src/render/view.js';
 import { fixture } from '../support/fixtures.js';
 

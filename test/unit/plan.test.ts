@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { mergeWebhook } from '../../src/dedupe/merge.js';
-import { firingKeys, nextWakeAt, planDelivery, toldStateOf } from '../../src/domain/plan.js';
-import type { DeliveryTarget, IncidentSnapshot } from '../../src/domain/model.js';
 import { type DeliveryLog, EMPTY_LOG, type IncidentFlags } from '../../src/domain/delivery-log.js';
+import type { DeliveryTarget, IncidentSnapshot } from '../../src/domain/model.js';
+import { firingKeys, nextWakeAt, planDelivery, toldStateOf } from '../../src/domain/plan.js';
 import { fixture } from '../support/fixtures.js';
 
 const T0 = 1_800_000_000_000;

@@ -4,11 +4,11 @@
  * catalog and sample fleet. A change to wording or layout shows up here as a diff to review.
  */
 import { describe, expect, it } from 'vitest';
+import { loadEmailTemplates, subjectFor } from '../../src/channels/email/render.js';
+import { renderSlackRoot } from '../../src/channels/slack/blocks.js';
 import { FileContextProvider } from '../../src/context/index.js';
 import { mergeWebhook } from '../../src/dedupe/merge.js';
 import { createContextStage } from '../../src/deliver/context-stage.js';
-import { loadEmailTemplates, subjectFor } from '../../src/channels/email/render.js';
-import { renderSlackRoot } from '../../src/channels/slack/blocks.js';
 import { buildView } from '../../src/render/view.js';
 import type { FixtureName } from '../support/fixtures.js';
 import { fixture } from '../support/fixtures.js';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { mergeWebhook } from '../../src/dedupe/merge.js';
-import type { IncidentSnapshot } from '../../src/domain/model.js';
 import { loadEmailTemplates, sanitizeHeader, subjectFor } from '../../src/channels/email/render.js';
 import { escapeMrkdwn, renderSlackRoot } from '../../src/channels/slack/blocks.js';
+import { mergeWebhook } from '../../src/dedupe/merge.js';
+import type { IncidentSnapshot } from '../../src/domain/model.js';
 import { buildView, MAX_ALERT_LINES } from '../../src/render/view.js';
 import { fixture } from '../support/fixtures.js';
 

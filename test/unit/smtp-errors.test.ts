@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PermanentDeliveryError, TransientDeliveryError } from '../../src/channels/errors.js';
 import { classifySmtpError } from '../../src/channels/email/sender.js';
+import { PermanentDeliveryError, TransientDeliveryError } from '../../src/channels/errors.js';
 
 /** The shapes nodemailer's SMTPConnection gives its errors (code, originalCode, responseCode). */
 const error = (fields: Record<string, unknown>) => Object.assign(new Error('x'), fields);

@@ -51,7 +51,6 @@ export function replySubject(subject: string): string {
   return subject.startsWith('Re: ') ? subject : `Re: ${subject}`;
 }
 
-
 function names(alerts: ChangeSummary['joined']): string {
   return alerts
     .slice(0, 5)

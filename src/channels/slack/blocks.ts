@@ -33,7 +33,6 @@ export const SLACK_LIMITS = {
   blocksTotal: 12_000,
 } as const;
 
-
 /** Where a shortened message points for the rest: the incident in the relay, else Alertmanager. */
 function moreLinkOf(view: Pick<MessageView, 'incidentUrl' | 'links'>): string | undefined {
   return view.incidentUrl ?? view.links.find((l) => l.label === 'Alertmanager')?.url;

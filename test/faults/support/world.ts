@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { WebhookPayload } from '../../../src/receive/schema.js';
 import { type FakeSlack, startFakeSlack } from '../../support/fake-slack.js';
 import { fixture } from '../../support/fixtures.js';
+import { routingPolicy } from '../../support/policy.js';
 import { freePort } from '../../support/redis-server.js';
 import { type SmtpSink, startSmtpSink } from '../../support/smtp-sink.js';
 import { type Destination, type Ledger, settle } from './accounting.js';
@@ -16,7 +17,6 @@ import { AofRedis, type Fsync } from './aof-redis.js';
 import { type Accepted, Poster } from './poster.js';
 import { RelayProcess } from './relay-process.js';
 import { TcpProxy } from './tcp-proxy.js';
-import { routingPolicy } from '../../support/policy.js';
 
 export const PREFIX = 'faults';
 export const ONCALL = 'oncall@coldchain.example';
