@@ -1,5 +1,6 @@
 /** The buttons on a firing Slack message: Acknowledge, Silence 1 h / 4 h, and links to runbook and Grafana. */
 
+import type { ActionsBlock, Button } from '@slack/types';
 import type { IncidentRef } from '../../ack/acknowledge.js';
 import { formatDuration } from '../../domain/duration.js';
 import { acknowledgementCovers } from '../../domain/plan.js';
@@ -17,7 +18,7 @@ export function parseIncidentRef(value: unknown): IncidentRef | undefined {
   return match ? { groupId: match[1]!, incidentId: match[2]! } : undefined;
 }
 
-const button = (action_id: string, text: string, extra: Record<string, unknown>) => ({
+const button = (action_id: string, text: string, extra: Pick<Button, 'style' | 'value' | 'url'>): Button => ({
   type: 'button',
   action_id,
   text: { type: 'plain_text', text, emoji: true },
@@ -29,12 +30,9 @@ export function silenceActionId(seconds: number): string {
   return `relay_silence_${seconds}s`;
 }
 
-export function slackActionBlocks(
-  run: DeliveryRun,
-  options: { silenceDurations: number[] },
-): Record<string, unknown>[] {
+export function slackActionBlocks(run: DeliveryRun, options: { silenceDurations: number[] }): ActionsBlock[] {
   const value = incidentRefValue(run.snapshot);
-  const elements: Record<string, unknown>[] = [];
+  const elements: Button[] = [];
   if (!acknowledgementCovers(run.flags, run.snapshot))
     elements.push(button('relay_ack', 'Acknowledge', { style: 'primary', value }));
   for (const seconds of options.silenceDurations) {

@@ -7,6 +7,7 @@
  * invalid_blocks, which are permanent and would dead-letter the delivery): see SLACK_LIMITS. Shortened text
  * ends with a visible "…" and, where there is one, a link to the whole incident.
  */
+import type { KnownBlock } from '@slack/types';
 import { toWellFormed } from '../../context/safe-text.js';
 import type { ChangeSummary, StaleAlertmanager } from '../../domain/plan.js';
 import { colourOf } from '../../render/colours.js';
@@ -53,7 +54,7 @@ export function shorten(text: string, limit: number, moreUrl?: string): string {
   return `${text.slice(0, cut)}${more}`;
 }
 
-type Block = Record<string, unknown>;
+type Block = KnownBlock;
 
 function section(text: string, moreUrl?: string): Block {
   return { type: 'section', text: { type: 'mrkdwn', text: shorten(text, SLACK_LIMITS.section, moreUrl) } };
@@ -131,12 +132,12 @@ function fitBlocks(head: Block[], tail: Block[], moreUrl: string | undefined): B
 
 export interface SlackRender {
   text: string;
-  attachments: { color: string; blocks: Record<string, unknown>[]; fallback: string }[];
+  attachments: { color: string; blocks: KnownBlock[]; fallback: string }[];
 }
 
 export interface SlackRenderOptions {
   /** Extra blocks (e.g. action buttons) added at the end when the incident is firing. */
-  actions?: Record<string, unknown>[];
+  actions?: KnownBlock[];
 }
 
 export function renderSlackRoot(view: MessageView, options: SlackRenderOptions = {}): SlackRender {
