@@ -1,3 +1,4 @@
+import { formatElapsed } from '../domain/duration.js';
 import type { CargoClass } from './catalog.js';
 import type { AssetEntry, IncidentContext, ShipmentFacts } from './incident-context.js';
 
@@ -189,18 +190,9 @@ function formatNumber(value: number): string {
   return rounded < 0 ? `−${text}` : text;
 }
 
-/** Whole minutes, rounded down: "19m", "2h", "1h 05m", "1d 3h". */
+/** Whole minutes, rounded down, in the messages' one duration format (domain/duration.ts formatElapsed). */
 export function formatMinutes(minutes: number): string {
-  const whole = Math.max(0, Math.floor(minutes));
-  if (whole < 60) return `${whole}m`;
-  if (whole < 24 * 60) {
-    const hours = Math.floor(whole / 60);
-    const rest = whole % 60;
-    return rest === 0 ? `${hours}h` : `${hours}h ${String(rest).padStart(2, '0')}m`;
-  }
-  const days = Math.floor(whole / (24 * 60));
-  const hours = Math.floor((whole % (24 * 60)) / 60);
-  return hours === 0 ? `${days}d` : `${days}d ${hours}h`;
+  return formatElapsed(minutes * 60_000, 'down');
 }
 
 interface Clock {

@@ -22,6 +22,11 @@ export const durationSchema = z.union([z.number().nonnegative(), z.string()]).tr
   return seconds;
 });
 
+/**
+ * A duration in the policy's own notation ("1h5m", "never"), the inverse of parseDuration: for showing
+ * configured values (the routing table, check-config). Durations shown to people in messages are
+ * formatElapsed's.
+ */
 export function formatDuration(seconds: number): string {
   if (seconds <= 0) return 'never';
   const units: [number, string][] = [
@@ -39,4 +44,17 @@ export function formatDuration(seconds: number): string {
     }
   }
   return out || `${seconds}s`;
+}
+
+/**
+ * How long something has lasted, for people ("19m", "1h 5m", "30h", "2d", "2d 3h"): the one formatter of the
+ * messages, the context lines and the buttons. Whole minutes, to the nearest or rounded down.
+ */
+export function formatElapsed(ms: number, round: 'nearest' | 'down' = 'nearest'): string {
+  const exact = Math.max(0, ms / 60000);
+  const minutes = round === 'down' ? Math.floor(exact) : Math.round(exact);
+  if (minutes < 60) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours}h${minutes % 60 ? ` ${minutes % 60}m` : ''}`;
+  return `${Math.floor(hours / 24)}d${hours % 24 ? ` ${hours % 24}h` : ''}`;
 }

@@ -3,6 +3,7 @@
  * renderer escapes for its own medium, so a label value is always data.
  */
 import { encodeComponent } from '../context/safe-text.js';
+import { formatElapsed } from '../domain/duration.js';
 import { matcherSetText } from '../domain/matchers.js';
 import type { AlertState, IncidentSnapshot } from '../domain/model.js';
 
@@ -66,13 +67,7 @@ export function distinguishingLabels(alert: AlertState, snapshot: IncidentSnapsh
   );
 }
 
-export function formatElapsed(ms: number): string {
-  const minutes = Math.max(0, Math.round(ms / 60000));
-  if (minutes < 60) return `${minutes}m`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${hours}h${minutes % 60 ? ` ${minutes % 60}m` : ''}`;
-  return `${Math.floor(hours / 24)}d ${hours % 24}h`;
-}
+export { formatElapsed };
 
 export function formatTime(ms: number): string {
   // A snapshot stored before timestamps were checked may hold one Date cannot represent; toISOString throws.

@@ -101,7 +101,15 @@ describe('display helpers', () => {
     expect(formatCelsius(9.4000001)).toBe('9.4 °C');
     expect(formatCelsius(1.4000000000000004, true)).toBe('+1.4 °C');
     expect(formatCelsius(-2.5, true)).toBe('−2.5 °C');
-    expect([0.5, 19.9, 60, 65, 1500].map(formatMinutes)).toEqual(['0m', '19m', '1h', '1h 05m', '1d 1h']);
+    expect([0.5, 19.9, 60, 65, 1500, 2880, 3000].map(formatMinutes)).toEqual([
+      '0m',
+      '19m',
+      '1h',
+      '1h 5m',
+      '25h',
+      '2d',
+      '2d 2h',
+    ]);
   });
 });
 

@@ -2,7 +2,7 @@
 
 import type { ActionsBlock, Button } from '@slack/types';
 import type { IncidentRef } from '../../ack/acknowledge.js';
-import { formatDuration } from '../../domain/duration.js';
+import { formatElapsed } from '../../domain/duration.js';
 import { acknowledgementCovers } from '../../domain/plan.js';
 import type { DeliveryRun } from '../registry.js';
 
@@ -36,13 +36,7 @@ export function slackActionBlocks(run: DeliveryRun, options: { silenceDurations:
   if (!acknowledgementCovers(run.flags, run.snapshot))
     elements.push(button('relay_ack', 'Acknowledge', { style: 'primary', value }));
   for (const seconds of options.silenceDurations) {
-    elements.push(
-      button(
-        silenceActionId(seconds),
-        `Silence ${formatDuration(seconds).replace(/(\d)([a-z])/g, '$1 $2')}`,
-        { value },
-      ),
-    );
+    elements.push(button(silenceActionId(seconds), `Silence ${formatElapsed(seconds * 1000)}`, { value }));
   }
   for (const [label, id] of [
     ['Runbook', 'relay_link_runbook'],
