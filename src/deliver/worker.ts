@@ -8,7 +8,12 @@ import type { Redis } from 'ioredis';
 import { PermanentDeliveryError, RateLimitedError, TransientDeliveryError } from '../channels/errors.js';
 import type { Policy } from '../config/config.js';
 import type { ChannelKind } from '../domain/model.js';
-import { DELIVERY_QUEUES, queuePrefix, type ReconcileJobData } from '../enqueue/delivery-queue.js';
+import {
+  CHANNEL_KINDS,
+  DELIVERY_QUEUES,
+  queuePrefix,
+  type ReconcileJobData,
+} from '../enqueue/delivery-queue.js';
 import type { Metrics } from '../observability/metrics.js';
 import { type ReconcileDeps, reconcileDelivery } from './reconcile.js';
 
@@ -32,12 +37,7 @@ export interface WorkerDeps extends ReconcileDeps {
 
 /** Worker slots per process for one channel kind: its own key if set, else `delivery.concurrency`. */
 export function concurrencyOf(delivery: Policy['delivery'], kind: ChannelKind): number {
-  switch (kind) {
-    case 'slack':
-      return delivery.slack_concurrency ?? delivery.concurrency;
-    case 'email':
-      return delivery.email_concurrency ?? delivery.concurrency;
-  }
+  return delivery[`${kind}_concurrency`] ?? delivery.concurrency;
 }
 
 /**
@@ -45,7 +45,10 @@ export function concurrencyOf(delivery: Policy['delivery'], kind: ChannelKind): 
  * every slot of its kind, never those of another kind.
  */
 export function startDeliveryWorkers(deps: WorkerDeps): Record<ChannelKind, Worker<ReconcileJobData>> {
-  return { slack: startDeliveryWorker('slack', deps), email: startDeliveryWorker('email', deps) };
+  return Object.fromEntries(CHANNEL_KINDS.map((kind) => [kind, startDeliveryWorker(kind, deps)])) as Record<
+    ChannelKind,
+    Worker<ReconcileJobData>
+  >;
 }
 
 function startDeliveryWorker(kind: ChannelKind, deps: WorkerDeps): Worker<ReconcileJobData> {

@@ -88,7 +88,10 @@ export class BullDeliveryQueue implements DeliveryQueuePort {
         prefix: queuePrefix(options.prefix),
         skipWaitingForReady: true,
       });
-    this.queues = { slack: queueOf('slack'), email: queueOf('email') };
+    this.queues = Object.fromEntries(CHANNEL_KINDS.map((kind) => [kind, queueOf(kind)])) as Record<
+      ChannelKind,
+      Queue<ReconcileJobData>
+    >;
   }
 
   async enqueue(jobs: readonly ReconcileJobData[]): Promise<void> {
