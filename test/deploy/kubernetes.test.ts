@@ -109,7 +109,11 @@ describe('deploy/kubernetes', () => {
       expect(containers[0].image).not.toMatch(/:latest$/);
       expect(containers[0].image).toBe(deployments.api.spec.template.spec.containers[0].image);
       // The production start, as the Dockerfile's CMD.
-      expect(containers[0].args ?? containers[0].command).toEqual(['node', '--optimize-for-size', 'dist/main.js']);
+      expect(containers[0].args ?? containers[0].command).toEqual([
+        'node',
+        '--optimize-for-size',
+        'dist/main.js',
+      ]);
       expect(environment(deployment).get('RELAY_ROLE')?.value).toBe(role);
       expect(deployment.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
     },

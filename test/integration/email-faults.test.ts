@@ -21,7 +21,6 @@ import {
 } from '../support/delivery.js';
 import { type FakeSlack, startFakeSlack } from '../support/fake-slack.js';
 import { fixture, inGroup } from '../support/fixtures.js';
-import { pollUntil } from '../support/poll.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';
 import { type ReceivedMail, type SmtpSink, startSmtpSink } from '../support/smtp-sink.js';
 
