@@ -187,6 +187,9 @@ describe('an escalated list that joins late', { timeout: 60_000 }, () => {
 
     // Acknowledged, then resolved, while the QA list's first send still hangs.
     expect((await fetch(`${relay.url}${link}`, { method: 'POST' })).status).toBe(200);
+    // The on-call list hears of the acknowledgement before the resolve arrives (a resolve first would rightly
+    // leave the acknowledgement unannounced there too).
+    await sink.waitFor((s) => mailsFor(s, incidentId).some((m) => eventOf(m) === 'Acknowledged'), WAIT);
     await post(relay, startedAgo(inGroup(fixture('resolved-reefer-excursion'), 'late-qa'), startsAt));
     await sink.waitFor((s) => mailsFor(s, incidentId).some((m) => eventOf(m) === 'Resolved'), WAIT);
     sink.dropHung();
