@@ -33,6 +33,7 @@ import {
   redisPid,
   sleep,
   startRelayProcess,
+  startServer,
   writePolicy,
 } from './support.js';
 
@@ -117,19 +118,7 @@ function bodiesFor(run: string): string[] {
 }
 
 async function startBare(): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/bare-server.ts'], {
-    env: { ...process.env, PORT: '0' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let text = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const m = /listening (\d+)/.exec(text);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`bare server exited with ${code}`)));
-  });
+  const { child, port } = await startServer(['--import', 'tsx', 'bench/bare-server.ts'], { PORT: '0' });
   return { child, url: `http://127.0.0.1:${port}` };
 }
 

@@ -6,12 +6,13 @@
  *
  * Options (environment): BENCH_DURATION (seconds per run, default 10), BENCH_CONNECTIONS (default 50).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { deletePrefix } from '../test/support/redis.js';
 import { freePort } from '../test/support/redis-server.js';
+import { startServer } from './support.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -116,43 +117,6 @@ function runWrk(port: number, script: string): RunResult {
   const p99 = /\s99%\s+([\d.]+\w+)/.exec(out)?.[1] ?? '?';
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   return { rps, p50, p99, non2xx };
-}
-
-/** Starts a server process; it is ready when it prints `listening N` or when `knownPort` answers. */
-async function startServer(
-  command: string[],
-  env: Record<string, string>,
-  knownPort?: number,
-): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, command, {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let text = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const m = /listening (\d+)/.exec(text);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening:\n${text}`)));
-    if (knownPort) {
-      const poll = setInterval(() => {
-        fetch(`http://127.0.0.1:${knownPort}/healthz`).then(
-          (res) => {
-            if (res.ok) {
-              clearInterval(poll);
-              resolve(knownPort);
-            }
-          },
-          () => undefined,
-        );
-      }, 100);
-      child.once('exit', () => clearInterval(poll));
-    }
-  });
-  child.stdout?.resume();
-  return { child, port };
 }
 
 async function stop(child: ChildProcess): Promise<void> {

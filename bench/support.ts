@@ -160,3 +160,40 @@ export function counterSum(metricsText: string, name: string, filter = ''): numb
   }
   return sum;
 }
+
+/** Starts a server process; it is ready when it prints `listening N` or when `knownPort` answers. */
+export async function startServer(
+  command: string[],
+  env: Record<string, string>,
+  knownPort?: number,
+): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, command, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let text = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const m = /listening (\d+)/.exec(text);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening:\n${text}`)));
+    if (knownPort) {
+      const poll = setInterval(() => {
+        fetch(`http://127.0.0.1:${knownPort}/healthz`).then(
+          (res) => {
+            if (res.ok) {
+              clearInterval(poll);
+              resolve(knownPort);
+            }
+          },
+          () => undefined,
+        );
+      }, 100);
+      child.once('exit', () => clearInterval(poll));
+    }
+  });
+  child.stdout?.resume();
+  return { child, port };
+}

@@ -262,6 +262,18 @@ const isChannelId = (channel: string) => /^[CGD][A-Z0-9]+$/.test(channel);
 const LIST_PAGE = 1000;
 const LIST_MAX_PAGES = 20;
 
+/** One page of conversations.history or .replies, in the shape the lookup reads. */
+function pageOf(result: { messages?: unknown[]; response_metadata?: { next_cursor?: string } }): {
+  messages: SlackHistoryMessage[];
+  nextCursor?: string;
+} {
+  const nextCursor = result.response_metadata?.next_cursor;
+  return {
+    messages: (result.messages ?? []) as SlackHistoryMessage[],
+    ...(nextCursor ? { nextCursor } : {}),
+  };
+}
+
 export class WebApiSlackSender implements SlackSender, SlackLookup {
   readonly preview = false;
   readonly lookup: SlackLookup = this;
@@ -386,14 +398,11 @@ export class WebApiSlackSender implements SlackSender, SlackLookup {
     limit: number;
     cursor?: string;
   }): Promise<{ messages: SlackHistoryMessage[]; nextCursor?: string }> {
-    const result = await this.lookupCall(() =>
-      this.client.conversations.history({ ...query, inclusive: true, include_all_metadata: true }),
+    return pageOf(
+      await this.lookupCall(() =>
+        this.client.conversations.history({ ...query, inclusive: true, include_all_metadata: true }),
+      ),
     );
-    const nextCursor = result.response_metadata?.next_cursor;
-    return {
-      messages: (result.messages ?? []) as SlackHistoryMessage[],
-      ...(nextCursor ? { nextCursor } : {}),
-    };
   }
 
   async replies(query: {
@@ -404,14 +413,11 @@ export class WebApiSlackSender implements SlackSender, SlackLookup {
     limit: number;
     cursor?: string;
   }): Promise<{ messages: SlackHistoryMessage[]; nextCursor?: string }> {
-    const result = await this.lookupCall(() =>
-      this.client.conversations.replies({ ...query, inclusive: true, include_all_metadata: true }),
+    return pageOf(
+      await this.lookupCall(() =>
+        this.client.conversations.replies({ ...query, inclusive: true, include_all_metadata: true }),
+      ),
     );
-    const nextCursor = result.response_metadata?.next_cursor;
-    return {
-      messages: (result.messages ?? []) as SlackHistoryMessage[],
-      ...(nextCursor ? { nextCursor } : {}),
-    };
   }
 
   async join(channel: string): Promise<void> {
