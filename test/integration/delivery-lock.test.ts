@@ -93,7 +93,7 @@ describe('a relay that dies holding a delivery lock', () => {
     const policy = { criticalRepeat: '1h', delivery: { stale_after: 600, shutdown_grace: 0.3 } };
     // Only BullMQ's stalled-job check is shortened here; the delivery lock keeps its production TTL.
     const locks = { jobLockMs: 1000 };
-    const sender = new WebApiSlackSender('xoxb-test-token', fake.url, 2000);
+    const sender = new WebApiSlackSender('xoxb-test-token', fake.url, 30_000);
     const realPost = sender.postMessage.bind(sender);
     let frozen = false;
     sender.postMessage = (message) => {

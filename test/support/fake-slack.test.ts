@@ -229,7 +229,7 @@ describe('fake Slack', () => {
   });
 
   it('waitFor resolves once the predicate holds and lists the calls when it times out', async () => {
-    const pending = fake.waitFor((f) => f.messages.size === 1, 2000);
+    const pending = fake.waitFor((f) => f.messages.size === 1, 10_000);
     await slack.chat.postMessage({ channel: '#alerts-info', text: 'x' });
     await pending;
 
