@@ -59,7 +59,30 @@ export interface IncidentFlags {
   silences?: { alertmanager: string; id: string; until: number; matched: number; by: string }[];
   /** Destinations added after the first notification (escalation); destinations only grow. */
   extraDeliveries?: DeliveryTarget[];
-  escalation?: { rule: string; reason: string; severity?: string };
+  /** The catalog's escalation rule (budget thresholds); `at` is when its condition became true. */
+  escalation?: { rule: string; reason: string; severity?: string; at?: number };
+  /** The route's `escalate:` ladder (issue 12): the steps taken so far, each once per incident. */
+  ladder?: LadderState;
+  /** Acknowledgements that lapsed after `ack_timeout` (the ladder's clock restarts at the last lapse). */
+  ackLapses?: { by: string; at: number }[];
+}
+
+export interface LadderStepTaken {
+  /** Index of the step in the route's `escalate:` list. */
+  step: number;
+  /** When the step was taken (ms). */
+  at: number;
+  /** What it added: Slack channels and email addresses, as written in the destinations. */
+  targets: string[];
+  /** Slack user ids mentioned (from `schedule:NAME` or configuration, never from labels). */
+  mentions: string[];
+  /** Schedules that could not say who is on call, with the reason ("schedule secondary unreadable"). */
+  unknown: string[];
+}
+
+export interface LadderState {
+  route: string;
+  steps: LadderStepTaken[];
 }
 
 export const EMPTY_LOG: DeliveryLog = { references: [], reminders: 0, staleNotified: false, events: [] };
