@@ -8,9 +8,11 @@
  *   {prefix}:{gid}:incident:{iid}  string  the incident snapshot (JSON)
  *   {prefix}:incident-group:{iid}  string  gid, so /api/incidents/{id} can find an incident by id alone
  *                                          (another slot, so written after the commit, not in it)
+ *   {prefix}:incidents[:open]      zset    the incident index (store/incident-index.ts), written with it
  */
 import type { Redis } from 'ioredis';
 import type { IncidentSnapshot } from '../domain/model.js';
+import { incidentIndexKeys, indexMember } from './incident-index.js';
 
 export interface StoredGroup {
   /** '' when the group has never been seen. */
@@ -138,14 +140,26 @@ export class RedisAlertStore implements AlertStore {
    */
   async finishCommit(snapshot: IncidentSnapshot, rev: string): Promise<void> {
     const ttl = snapshot.status === 'resolved' ? this.options.retentionSeconds : FIRING_TTL_SECONDS;
-    await Promise.all([
-      this.redis.relayClearPending(this.groupKey(snapshot.groupId), rev),
-      this.redis.set(
+    const index = incidentIndexKeys(this.options.prefix);
+    const member = indexMember(snapshot.groupId, snapshot.incidentId);
+    // Nothing outlives both retentions, so older entries point at expired snapshots: pruned here, by age.
+    const oldest = Date.now() - Math.max(this.options.retentionSeconds, FIRING_TTL_SECONDS) * 1000;
+    const indexWrites = this.redis
+      .multi()
+      .set(
         `${this.options.prefix}:incident-group:${snapshot.incidentId}`,
         snapshot.groupId,
         'EX',
         Math.ceil(ttl),
-      ),
+      )
+      .zadd(index.all, snapshot.startedAt, member)
+      .zremrangebyscore(index.all, '-inf', `(${oldest}`)
+      .zremrangebyscore(index.open, '-inf', `(${oldest}`);
+    if (snapshot.status === 'firing') indexWrites.zadd(index.open, snapshot.startedAt, member);
+    else indexWrites.zrem(index.open, member);
+    await Promise.all([
+      this.redis.relayClearPending(this.groupKey(snapshot.groupId), rev),
+      indexWrites.exec(),
     ]);
   }
 
