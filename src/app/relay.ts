@@ -25,9 +25,11 @@ import { type ContextStage, createContextStage } from '../deliver/context-stage.
 import { startDeliveryWorkers } from '../deliver/worker.js';
 import type { ChannelKind } from '../domain/model.js';
 import { BullDeliveryQueue } from '../enqueue/delivery-queue.js';
+import { WriteAheadLog } from '../enqueue/write-ahead.js';
 import { createApp } from '../http/app.js';
 import { registerRoutes } from '../http/routes/index.js';
 import type { RouteServices } from '../http/routes/services.js';
+import { drainAtBoot, type RunningPump, startPump } from '../ingest/pump.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { RedisAlertStore } from '../store/alert-store.js';
@@ -125,9 +127,12 @@ async function verifySenders(
 /** The stores and queues over one Redis connection (the producer's, or the workers' own). */
 function storesOver(redis: Redis, policy: Config['policy']) {
   const storeOptions = { prefix: policy.redis_prefix, retentionSeconds: policy.delivery.retention };
+  const queueOptions = { ...storeOptions, attempts: policy.delivery.attempts };
+  const queue = new BullDeliveryQueue(redis, queueOptions);
   return {
     alerts: new RedisAlertStore(redis, storeOptions),
-    queue: new BullDeliveryQueue(redis, { ...storeOptions, attempts: policy.delivery.attempts }),
+    queue,
+    writeAhead: new WriteAheadLog(redis, queue, queueOptions),
     deliveries: new DeliveryStore(redis, policy.redis_prefix, policy.delivery.retention),
   };
 }
@@ -191,6 +196,7 @@ interface RunningWorkers {
   interactionWorker: Worker;
   workerRedis: Redis;
   workerQueue: BullDeliveryQueue;
+  pump: RunningPump;
   context: ContextStage;
   mail: MailSender;
 }
@@ -213,7 +219,14 @@ async function startWorkers(
   workerRedis.on('error', (error) =>
     logger.warn({ err: { message: error.message } }, 'Redis connection error (worker)'),
   );
-  const { alerts, queue: workerQueue, deliveries } = storesOver(workerRedis, policy);
+  const { alerts, queue: workerQueue, writeAhead, deliveries } = storesOver(workerRedis, policy);
+  // Before the workers start, so the entries left from before (a crash, a stopped worker fleet) are queued
+  // first, and as a whole.
+  const blocking = createWorkerRedis(config.redis);
+  blocking.on('error', () => undefined); // reported by the worker connection's handler
+  const pumpDeps = { log: writeAhead, store: alerts, blocking, logger };
+  await drainAtBoot(pumpDeps, 10_000);
+  const pump = startPump(pumpDeps);
   const context = createContextStage({
     catalogPath: policy.context.catalog,
     provider: selectContextProvider(config, workerRedis),
@@ -266,11 +279,18 @@ async function startWorkers(
     slackApiUrl: config.slack.apiUrl,
     logger,
   });
-  return { workers, interactionWorker, workerRedis, workerQueue, context, mail };
+  return { workers, interactionWorker, workerRedis, workerQueue, pump, context, mail };
 }
 
-/** Queue depths for /metrics, summed over the channel kinds' queues. */
-async function refreshQueueGauges(queue: BullDeliveryQueue, metrics: Metrics): Promise<void> {
+/** Queue depths for /metrics, summed over the channel kinds' queues, and the write-ahead pump's lag. */
+async function refreshQueueGauges(
+  queue: BullDeliveryQueue,
+  writeAhead: WriteAheadLog,
+  metrics: Metrics,
+): Promise<void> {
+  const depth = await writeAhead.depth();
+  metrics.writeAheadEntries.set(depth.entries);
+  metrics.writeAheadOldestSeconds.set(depth.oldestMs / 1000);
   // 'prioritized' holds every waiting delivery job (they all have a priority), so it counts as waiting.
   const counts = await queue.getJobCounts(
     'waiting',
@@ -370,6 +390,7 @@ async function stopRelay(
     ),
     running ? closeWorker(running.interactionWorker, 'interactions', graceMs, logger) : undefined,
   ]);
+  await running?.pump.stop();
   await running?.workerQueue.close();
   await interactions.close();
   await heartbeat.stop();
@@ -393,7 +414,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
   });
   metrics.redisMinReplicas.set(config.redisMinReplicas);
   const heartbeat = await announce(redis, config, logger);
-  const { alerts: store, queue, deliveries } = storesOver(redis, policy);
+  const { alerts: store, queue, writeAhead, deliveries } = storesOver(redis, policy);
   const interactions = new BullInteractionQueue(redis, policy.redis_prefix);
   const running = config.role !== 'api' ? await startWorkers(config, options, metrics, logger) : undefined;
   const workers = running?.workers;
@@ -402,7 +423,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     config,
     policy,
     store,
-    queue,
+    writeAheadKey: writeAhead.key,
     metrics,
     logger,
     oncallEmail: config.oncallEmail,
@@ -415,6 +436,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       await queue.getJobCounts('wait');
       for (const [kind, worker] of Object.entries(workers ?? {}))
         if (!worker.isRunning()) throw new Error(`the ${kind} delivery worker is not running`);
+      if (running && !running.pump.isRunning()) throw new Error('the write-ahead pump is not running');
     },
     mount: (app) =>
       registerRoutes(
@@ -423,7 +445,7 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       ),
     refreshGauges: async () => {
       await replicas.check().catch(() => undefined); // sets relay_redis_replicas; /readyz reports the reason
-      await refreshQueueGauges(queue, metrics);
+      await refreshQueueGauges(queue, writeAhead, metrics);
     },
   });
 

@@ -2,8 +2,9 @@
  * createApp(deps): every HTTP endpoint of the relay (DESIGN.md §Interface). No I/O happens here except
  * through the deps, so tests build an app over a real Redis with their own key prefix.
  */
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { requestId } from 'hono/request-id';
+import type { Counter } from 'prom-client';
 import type { Config } from '../config/config.js';
 import { hasFiringAlert } from '../dedupe/merge.js';
 import { groupIdOf } from '../domain/model.js';
@@ -28,63 +29,92 @@ export interface AppDeps extends IngestDeps {
   mount?: (app: Hono<AppEnv>) => void;
 }
 
-export type AppEnv = { Variables: { requestId: string; log: Logger } };
+export type AppEnv = { Variables: { requestId: string; logger: Logger; log?: Logger } };
+
+/**
+ * The request's logger, bound to its request id. Made on first use: most requests (accepted webhooks at the
+ * production level) never log, and a pino child per request was measurable on the webhook path.
+ */
+export function requestLog(c: Context<AppEnv>): Logger {
+  let log = c.get('log');
+  if (!log) {
+    log = c.get('logger').child({ requestId: c.get('requestId') });
+    c.set('log', log);
+  }
+  return log;
+}
 
 const JSON_TYPE = /^application\/([\w.+-]*\+)?json\s*(;|$)/i;
 
+type CounterChild = ReturnType<Counter['labels']>;
+
 /**
- * Counts received alerts by status and severity. A group's alerts mostly share both, and each increment
- * hashes its labels, so a run of alerts with the same pair is counted in one increment.
+ * A labelled counter's children, bound once per label set: `inc(labels)` hashes the labels on every call.
+ * Only for labels from bounded sets (boundedLabel, route paths).
  */
-function countAlerts(metrics: Metrics, alerts: readonly WebhookAlert[]): void {
+function boundCounter<L extends string>(counter: Counter<L>): (...values: string[]) => CounterChild {
+  const bound = new Map<string, CounterChild>();
+  return (...values) => {
+    const key = values.join('\u0000');
+    let child = bound.get(key);
+    if (!child) {
+      child = counter.labels(...values);
+      bound.set(key, child);
+    }
+    return child;
+  };
+}
+
+/**
+ * Counts received alerts by status and severity. A group's alerts mostly share both, so a run of alerts with
+ * the same pair is counted in one increment.
+ */
+function countAlerts(
+  alertsReceived: (status: string, severity: string) => CounterChild,
+  alerts: readonly WebhookAlert[],
+): void {
   let status = '';
   let severity = '';
   let run = 0;
   for (const alert of alerts) {
     const alertSeverity = boundedLabel(alert.labels.severity ?? 'none', SEVERITY_LABELS);
     if (run > 0 && (alert.status !== status || alertSeverity !== severity)) {
-      metrics.alertsReceived.inc({ status, severity }, run);
+      alertsReceived(status, severity).inc(run);
       run = 0;
     }
     status = alert.status;
     severity = alertSeverity;
     run++;
   }
-  if (run > 0) metrics.alertsReceived.inc({ status, severity }, run);
+  if (run > 0) alertsReceived(status, severity).inc(run);
 }
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { metrics, logger } = deps;
   const servesApi = deps.config.role !== 'worker';
-  const ingestDeps: IngestDeps = {
-    ...deps,
-    onFinishError: (error, snapshot) =>
-      logger.warn(
-        { err: error, groupId: snapshot.groupId, incidentId: snapshot.incidentId },
-        'could not clear the pending marker after answering; the next copy of this group will re-queue its jobs',
-      ),
-  };
+  // Label order as declared in metrics.ts: route, status; status, severity.
+  const httpRequests = boundCounter(metrics.httpRequests);
+  const alertsReceived = boundCounter(metrics.alertsReceived);
 
   // Hono's requestId echoes a caller's X-Request-Id (up to 64 word characters) or makes a UUID, and sets the
   // response header before the handler builds its response: a header added to a finished response makes
   // Hono copy it into a stream-bodied Response, which the Node adapter can only write through its slow path.
   app.use(requestId({ limitLength: 64 }));
   app.use(async (c, next) => {
-    const id = c.get('requestId');
-    c.set('log', logger.child({ requestId: id }));
+    c.set('logger', logger);
     await next();
     // A handler that returns its own Response object bypasses the prepared headers.
-    if (!c.res.headers.has('X-Request-Id')) c.header('X-Request-Id', id);
-    metrics.httpRequests.inc({
-      route: c.req.routePath || 'unmatched',
-      status: boundedLabel(String(c.res.status), HTTP_STATUS_LABELS),
-    });
+    if (!c.res.headers.has('X-Request-Id')) c.header('X-Request-Id', c.get('requestId'));
+    httpRequests(
+      c.req.routePath || 'unmatched',
+      boundedLabel(String(c.res.status), HTTP_STATUS_LABELS),
+    ).inc();
   });
 
   app.onError((error, c) => {
     if (error instanceof ApiError) return errorResponse(c, error);
-    c.get('log').error({ err: error }, 'unhandled error');
+    requestLog(c).error({ err: error }, 'unhandled error');
     return errorResponse(c, new ApiError('internal', 'internal error; see the relay log for the request id'));
   });
   app.notFound((c) =>
@@ -105,17 +135,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.get('/metrics', async (c) => {
     await deps
       .refreshGauges?.()
-      .catch((error: unknown) => c.get('log').warn({ err: error }, 'could not refresh queue gauges'));
+      .catch((error: unknown) => requestLog(c).warn({ err: error }, 'could not refresh queue gauges'));
     return c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType });
   });
 
   if (!servesApi) return app;
 
   app.post('/webhook/alertmanager', async (c) => {
-    const log = c.get('log');
     const reject = (reason: string, error: ApiError): never => {
       metrics.requestsRejected.inc({ reason });
-      log.info({ reason, code: error.code }, 'webhook rejected');
+      requestLog(c).info({ reason, code: error.code }, 'webhook rejected');
       throw error;
     };
     if (!isAuthorized(deps.config.webhookToken, c.req.header('authorization'))) {
@@ -138,7 +167,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       if (error instanceof ClientAbortedError) {
         // Nobody is left to read an answer; 499 (nginx's "client closed request") only labels the count.
         metrics.requestsRejected.inc({ reason: 'aborted' });
-        log.debug({ received: error.received }, 'client went away before its body was read');
+        requestLog(c).debug({ received: error.received }, 'client went away before its body was read');
         return c.body(null, 499 as 200);
       }
       throw error;
@@ -157,7 +186,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       );
     }
     const { payload } = parsed;
-    countAlerts(metrics, payload.alerts);
+    countAlerts(alertsReceived, payload.alerts);
     // A webhook without a firing alert cannot open an incident (see hasFiringAlert). For a group with no
     // incident it is answered 200 and ignored rather than 422: Alertmanager can send it (a resolve of a group
     // whose state expired, or that fired while the relay was not its receiver), and a 4xx would count as a
@@ -168,12 +197,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         stored = await deps.store.loadGroup(groupIdOf(payload.receiver, payload.groupKey));
       } catch (error) {
         metrics.requestsRejected.inc({ reason: 'unavailable' });
-        log.warn({ err: error }, 'webhook not stored; Alertmanager will retry');
+        requestLog(c).warn({ err: error }, 'webhook not stored; Alertmanager will retry');
         throw new ApiError('unavailable', 'not stored, retry later: Redis is unavailable or slow');
       }
       if (!stored.snapshot) {
         metrics.webhooksIgnored.inc({ reason: 'no_firing_alert' });
-        log.info(
+        requestLog(c).info(
           { alerts: payload.alerts.length, status: payload.status },
           'webhook ignored: no firing alert and no open incident',
         );
@@ -182,19 +211,20 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }
     const stopTimer = metrics.enqueueDuration.startTimer();
     try {
-      const result = await ingestWebhook(payload, ingestDeps);
+      const result = await ingestWebhook(payload, deps);
       stopTimer();
       if (result.duplicate) metrics.webhooksDeduplicated.inc();
-      log.info(
-        {
-          incidentId: result.incidentId,
-          status: result.status,
-          duplicate: result.duplicate,
-          jobs: result.jobs,
-          alerts: payload.alerts.length,
-        },
-        result.duplicate ? 'webhook duplicate' : 'webhook accepted',
-      );
+      if (logger.isLevelEnabled('info'))
+        requestLog(c).info(
+          {
+            incidentId: result.incidentId,
+            status: result.status,
+            duplicate: result.duplicate,
+            jobs: result.jobs,
+            alerts: payload.alerts.length,
+          },
+          result.duplicate ? 'webhook duplicate' : 'webhook accepted',
+        );
       return c.json(
         { status: result.duplicate ? 'duplicate' : 'accepted', incidentId: result.incidentId },
         200,
@@ -208,7 +238,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         error instanceof ContentionError || error instanceof ReplicationError
           ? error.message
           : 'Redis is unavailable or slow';
-      log.warn({ err: error }, 'webhook not stored; Alertmanager will retry');
+      requestLog(c).warn({ err: error }, 'webhook not stored; Alertmanager will retry');
       throw new ApiError('unavailable', `not stored, retry later: ${detail}`);
     }
   });

@@ -1,11 +1,14 @@
 /**
  * The ingest pipeline after the HTTP layer: dedupe → route → enqueue. Answers only once Redis holds the
  * snapshot and its jobs, so a 2xx always means the work is stored (DESIGN.md §What "nothing lost" means).
+ * The jobs are stored as a write-ahead entry in the snapshot's own commit (enqueue/write-ahead.ts): one
+ * atomic Redis call per webhook, and the pump (ingest/pump.ts) turns the entry into the BullMQ jobs.
  */
 import type { Policy } from '../config/config.js';
 import { mergeWebhook } from '../dedupe/merge.js';
 import { groupIdOf, type IncidentSnapshot } from '../domain/model.js';
-import type { DeliveryQueuePort, ReconcileJobData } from '../enqueue/delivery-queue.js';
+import type { ReconcileJobData } from '../enqueue/delivery-queue.js';
+import { encodeEntry } from '../enqueue/write-ahead.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { WebhookPayload } from '../receive/schema.js';
 import { deliveriesFor, selectRoutes } from '../route/route.js';
@@ -14,7 +17,8 @@ import type { ReplicaGate } from '../store/replicas.js';
 
 export interface IngestDeps {
   store: AlertStore;
-  queue: DeliveryQueuePort;
+  /** The write-ahead stream the commit appends the webhook's jobs to (writeAheadKey of the policy's prefix). */
+  writeAheadKey: string;
   policy: Policy;
   oncallEmail: string | undefined;
   metrics: Metrics;
@@ -24,8 +28,6 @@ export interface IngestDeps {
    * Must run on the store's connection (WAIT covers the writes of its own connection).
    */
   replicas?: Pick<ReplicaGate, 'confirm'>;
-  /** Told when the bookkeeping after the answer (finishCommit) fails; the webhook itself was stored. */
-  onFinishError?: (error: unknown, snapshot: IncidentSnapshot) => void;
 }
 
 export interface IngestResult {
@@ -33,11 +35,6 @@ export interface IngestResult {
   incidentId: string;
   status: IncidentSnapshot['status'];
   jobs: number;
-  /**
-   * Settles (never rejects) once the commit's bookkeeping is done: the pending marker cleared and the
-   * incident index written. The caller answers without waiting for it; see ingestWebhook.
-   */
-  finished: Promise<void>;
 }
 
 /** Another writer committed the same group between our read and our write this many times in a row. */
@@ -46,7 +43,6 @@ export class ContentionError extends Error {
 }
 
 const MAX_COMMIT_ATTEMPTS = 8;
-const DONE: Promise<void> = Promise.resolve();
 
 export function jobsFor(snapshot: IncidentSnapshot, acceptedAt: number): ReconcileJobData[] {
   return snapshot.deliveries.map((d) => ({
@@ -71,38 +67,32 @@ export async function ingestWebhook(payload: WebhookPayload, deps: IngestDeps): 
       if (routing.fallback) deps.metrics.unroutedSeverity.inc();
       snapshot.deliveries = deliveriesFor(routing.routes, deps.oncallEmail);
     }
-    // An earlier commit whose jobs may be missing (it failed before queueing) makes this copy new, not a
-    // duplicate: Alertmanager's retry must finish the work. So does a heartbeat that revives a stale group:
-    // its deliveries stopped reminding and must hear that Alertmanager is back.
+    // An earlier commit whose jobs may be missing (marked pending by a writer that queues after it commits,
+    // and failed before queueing) makes this copy new, not a duplicate: Alertmanager's retry must finish the
+    // work. So does a heartbeat that revives a stale group: its deliveries stopped reminding and must hear
+    // that Alertmanager is back.
     const revived =
       stored.snapshot?.status === 'firing' &&
       acceptedAt - stored.snapshot.lastSeenAt > deps.policy.delivery.stale_after * 1000;
     const mustEnqueue = changed || stored.pending !== undefined || revived;
-    const rev = await deps.store.commitGroup(snapshot, stored.rev, changed);
-    if (rev === undefined) continue;
     const jobs = mustEnqueue ? jobsFor(snapshot, acceptedAt) : [];
-    let finished = DONE;
-    if (mustEnqueue) {
-      await deps.queue.enqueue(jobs);
-      // Snapshot and jobs are stored: the webhook may be answered now. Clearing the pending marker and
-      // writing the incident index need not hold the answer back (one Redis round trip less per webhook):
-      // if they fail, the marker stays and the next copy of this group re-queues the same jobs, which the
-      // queue's deduplication absorbs and the level-triggered worker tolerates; the index is written again
-      // by the next commit that queues jobs. Nothing accepted is lost either way.
-      finished = deps.store
-        .finishCommit(snapshot, rev)
-        .catch((error: unknown) => deps.onFinishError?.(error, snapshot));
-    }
-    // Issued after finishCommit's writes on the same connection, so the WAIT also covers the jobs: those
-    // writes ran after the enqueue, and a replica's acknowledged offset includes everything before it. A
-    // duplicate's commit (it refreshes last-seen) is a write too, so its WAIT covers the commit it found.
+    // The jobs go into the commit itself, so no pending marker is needed: snapshot and jobs are stored by
+    // one atomic call or not at all. The pump calls finishCommit once it has queued them.
+    const rev = await deps.store.commitGroup(
+      snapshot,
+      stored.rev,
+      false,
+      jobs.length > 0 ? { key: deps.writeAheadKey, entry: encodeEntry(jobs) } : undefined,
+    );
+    if (rev === undefined) continue;
+    // WAIT runs on the commit's connection, so it covers the commit and its entry. A duplicate's commit
+    // (it refreshes last-seen) is a write too, so its WAIT covers the commit it found.
     await deps.replicas?.confirm();
     return {
       duplicate: !mustEnqueue,
       incidentId: snapshot.incidentId,
       status: snapshot.status,
       jobs: jobs.length,
-      finished,
     };
   }
   throw new ContentionError(

@@ -68,6 +68,16 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['state'] as const,
       registers,
     }),
+    writeAheadEntries: new Gauge({
+      name: 'relay_write_ahead_entries',
+      help: 'Stored webhooks whose jobs the write-ahead pump has not queued yet, read from Redis at scrape time',
+      registers,
+    }),
+    writeAheadOldestSeconds: new Gauge({
+      name: 'relay_write_ahead_oldest_seconds',
+      help: "Age of the oldest write-ahead entry (the pump's lag), 0 when there is none; read at scrape time",
+      registers,
+    }),
     deliveries: new Counter({
       name: 'relay_deliveries_total',
       help: 'Delivery outcomes by channel: delivered, previewed, dead_lettered',

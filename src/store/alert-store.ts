@@ -9,6 +9,11 @@
  *   {prefix}:incident-group:{iid}  string  gid, so /api/incidents/{id} can find an incident by id alone
  *                                          (another slot, so written after the commit, not in it)
  *   {prefix}:incidents[:open]      zset    the incident index (store/incident-index.ts), written with it
+ *
+ * A commit may append an entry to a write-ahead stream (the webhook's jobs, enqueue/write-ahead.ts) in the
+ * same call, so snapshot and jobs are stored together. That stream carries the queues' hash tag, not the
+ * group's: under Redis Cluster the commit would have to move to one slot with it (not needed standalone or
+ * under Sentinel, which is what DESIGN.md §Scaling deploys).
  */
 import type { Redis } from 'ioredis';
 import type { IncidentSnapshot } from '../domain/model.js';
@@ -22,6 +27,12 @@ export interface StoredGroup {
   snapshot: IncidentSnapshot | undefined;
 }
 
+/** A stream entry appended in the commit's own call: fields `r` (the new revision) and `j` (`entry`). */
+export interface WriteAheadAppend {
+  key: string;
+  entry: string;
+}
+
 export interface AlertStore {
   loadGroup(groupId: string): Promise<StoredGroup>;
   /** Returns the new revision, or undefined when another writer changed the group since `expectedRev`. */
@@ -29,7 +40,12 @@ export interface AlertStore {
     snapshot: IncidentSnapshot,
     expectedRev: string,
     markPending: boolean,
+    writeAhead?: WriteAheadAppend,
   ): Promise<string | undefined>;
+  /**
+   * The commit's bookkeeping once its jobs are stored: clears an older pending marker, writes the incident
+   * index and the incident → group key. Idempotent; the write-ahead pump calls it for every entry.
+   */
   finishCommit(snapshot: IncidentSnapshot, rev: string): Promise<void>;
   loadIncident(groupId: string, incidentId: string): Promise<IncidentSnapshot | undefined>;
   findGroupOfIncident(incidentId: string): Promise<string | undefined>;
@@ -49,6 +65,7 @@ redis.call('HSET', KEYS[1], 'rev', nextRev, 'current', ARGV[3])
 if ARGV[4] == '1' then redis.call('HSET', KEYS[1], 'pending', nextRev) end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[5])
+if KEYS[3] then redis.call('XADD', KEYS[3], '*', 'r', nextRev, 'j', ARGV[6]) end
 return nextRev
 `;
 
@@ -61,15 +78,7 @@ return 1
 
 type StoreRedis = Redis & {
   relayReadGroup(key: string, incidentPrefix: string): Promise<[string | null, string | null, string | null]>;
-  relayCommitGroup(
-    groupKey: string,
-    incidentKey: string,
-    expectedRev: string,
-    snapshot: string,
-    incidentId: string,
-    markPending: string,
-    ttl: number,
-  ): Promise<string | null>;
+  relayCommitGroup(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<string | null>;
   relayClearPending(groupKey: string, rev: string): Promise<number>;
 };
 
@@ -90,7 +99,8 @@ export class RedisAlertStore implements AlertStore {
     private readonly options: RedisAlertStoreOptions,
   ) {
     redis.defineCommand('relayReadGroup', { numberOfKeys: 1, lua: READ_GROUP });
-    redis.defineCommand('relayCommitGroup', { numberOfKeys: 2, lua: COMMIT_GROUP });
+    // Two keys, or three with a write-ahead stream: the key count is the call's first argument.
+    redis.defineCommand('relayCommitGroup', { lua: COMMIT_GROUP });
     redis.defineCommand('relayClearPending', { numberOfKeys: 1, lua: CLEAR_PENDING });
     this.redis = redis as StoreRedis;
   }
@@ -119,24 +129,28 @@ export class RedisAlertStore implements AlertStore {
     snapshot: IncidentSnapshot,
     expectedRev: string,
     markPending: boolean,
+    writeAhead?: WriteAheadAppend,
   ): Promise<string | undefined> {
     const ttl = snapshot.status === 'resolved' ? this.options.retentionSeconds : FIRING_TTL_SECONDS;
-    // ARGV order is fixed by COMMIT_GROUP: expectedRev, snapshot, incidentId, markPending, ttl.
-    const result = await this.redis.relayCommitGroup(
-      this.groupKey(snapshot.groupId),
-      this.incidentPrefix(snapshot.groupId) + snapshot.incidentId,
+    const groupKey = this.groupKey(snapshot.groupId);
+    const incidentKey = this.incidentPrefix(snapshot.groupId) + snapshot.incidentId;
+    // ARGV order is fixed by COMMIT_GROUP: expectedRev, snapshot, incidentId, markPending, ttl[, entry].
+    const args = [
       expectedRev,
       JSON.stringify(snapshot),
       snapshot.incidentId,
       markPending ? '1' : '0',
       Math.ceil(ttl),
-    );
+    ] as const;
+    const result = writeAhead
+      ? await this.redis.relayCommitGroup(3, groupKey, incidentKey, writeAhead.key, ...args, writeAhead.entry)
+      : await this.redis.relayCommitGroup(2, groupKey, incidentKey, ...args);
     return result ?? undefined;
   }
 
   /**
-   * Called once the jobs of `rev` are queued. The incident index is written here, outside the commit,
-   * because it lives on another Cluster slot; it only serves lookups by id.
+   * Called once the jobs of `rev` are stored (queued, or in a write-ahead entry). The incident index is
+   * written here, outside the commit, because it lives on another Cluster slot; it only serves lookups.
    */
   async finishCommit(snapshot: IncidentSnapshot, rev: string): Promise<void> {
     const ttl = snapshot.status === 'resolved' ? this.options.retentionSeconds : FIRING_TTL_SECONDS;

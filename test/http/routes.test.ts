@@ -20,6 +20,7 @@ import { DeliveryStore } from '../../src/store/delivery-store.js';
 import { testConfig } from '../support/config.js';
 import { fixture, inGroup } from '../support/fixtures.js';
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../support/redis.js';
+import { type TestPump, testPump } from '../support/write-ahead.js';
 
 const prefix = uniquePrefix('http-routes');
 const TOKEN = 'route-token-0123456789';
@@ -31,6 +32,7 @@ let redis: Redis;
 let interactions: BullInteractionQueue;
 let queue: BullDeliveryQueue;
 let services: RouteServices;
+let pump: TestPump;
 
 /** The relay's app with the route groups mounted; `overrides` change what the routes are given. */
 function appWith(overrides: Partial<RouteServices> = {}) {
@@ -39,7 +41,7 @@ function appWith(overrides: Partial<RouteServices> = {}) {
     config,
     policy: config.policy,
     store: services.alerts,
-    queue,
+    writeAheadKey: pump.log.key,
     metrics: services.metrics,
     logger: createLogger('silent'),
     oncallEmail: 'oncall@example.com',
@@ -53,6 +55,7 @@ beforeAll(() => {
   const options = { prefix, retentionSeconds: 3600 };
   queue = new BullDeliveryQueue(redis, { ...options, attempts: 1 });
   interactions = new BullInteractionQueue(redis, prefix);
+  pump = testPump(redis, prefix);
   services = {
     alerts: new RedisAlertStore(redis, options),
     deliveries: new DeliveryStore(redis, prefix, 3600),
@@ -70,6 +73,7 @@ beforeAll(() => {
 afterAll(async () => {
   await interactions?.close();
   await queue?.close();
+  await pump?.close();
   redis?.disconnect();
   await deletePrefix(prefix);
 });
@@ -86,6 +90,8 @@ async function fire(
   });
   expect(res.status).toBe(200);
   const { incidentId } = (await res.json()) as { incidentId: string };
+  // A worker's pump queues the jobs and writes the incident index; there is no worker here.
+  await pump.drain();
   const groupId = await services.alerts.findGroupOfIncident(incidentId);
   expect(groupId).toBeDefined();
   return { incidentId, groupId: groupId! };

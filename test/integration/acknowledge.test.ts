@@ -12,6 +12,7 @@ import type { FakeSlack } from '../support/fake-slack.js';
 import { fixture, inGroup } from '../support/fixtures.js';
 import { postJson, rawRequest } from '../support/http.js';
 import { routingPolicy } from '../support/policy.js';
+import { pollUntil } from '../support/poll.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';
 import type { SmtpSink } from '../support/smtp-sink.js';
 
@@ -63,8 +64,12 @@ async function fire(tag: string): Promise<{ incidentId: string; groupId: string 
   );
   expect(res.status).toBe(200);
   const { incidentId } = res.json() as { incidentId: string };
-  const detail = await fetch(`${relay.url}/api/incidents/${incidentId}`, { headers: auth });
-  expect(detail.status).toBe(200);
+  // The incident API finds an incident by id once the write-ahead pump has indexed it (within its lag).
+  await pollUntil(
+    async () => (await fetch(`${relay.url}/api/incidents/${incidentId}`, { headers: auth })).status === 200,
+    10_000,
+    () => `GET /api/incidents/${incidentId} did not answer 200`,
+  );
   return { incidentId, groupId: '' };
 }
 

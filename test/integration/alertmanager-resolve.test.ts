@@ -10,6 +10,7 @@ import { endSilencePause, resolveGone, type TruthDeps } from '../../src/alertman
 import { type ApiAlert, judgeAlertmanager } from '../../src/alertmanager/verdict.js';
 import { groupIdOf, type IncidentSnapshot } from '../../src/domain/model.js';
 import type { DeliveryQueuePort, ReconcileJobData } from '../../src/enqueue/delivery-queue.js';
+import { writeAheadKey } from '../../src/enqueue/write-ahead.js';
 import { ingestWebhook } from '../../src/ingest/ingest.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
@@ -50,12 +51,11 @@ afterAll(async () => {
   await deletePrefix(prefix);
 });
 
-/** Ingest's own jobs are not what these tests look at. */
-const ingestQueue: DeliveryQueuePort = { enqueue: async () => {}, schedule: async () => {} };
+/** Ingest's own jobs (write-ahead entries nobody pumps here) are not what these tests look at. */
 const ingest = (payload: WebhookPayload, alertStore: AlertStore = store) =>
   ingestWebhook(payload, {
     store: alertStore,
-    queue: ingestQueue,
+    writeAheadKey: writeAheadKey(prefix),
     policy,
     oncallEmail: 'oncall@example.com',
     metrics,

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startRelay } from '../../src/app/relay.js';
 import { groupIdOf } from '../../src/domain/model.js';
-import { BullDeliveryQueue, type DeliveryQueuePort } from '../../src/enqueue/delivery-queue.js';
+import { BullDeliveryQueue } from '../../src/enqueue/delivery-queue.js';
 import { ingestWebhook } from '../../src/ingest/ingest.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { RedisAlertStore } from '../../src/store/alert-store.js';
@@ -12,6 +12,7 @@ import { fixture, inGroup } from '../support/fixtures.js';
 import { postJson } from '../support/http.js';
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { startOwnRedis } from '../support/redis-server.js';
+import { testPump } from '../support/write-ahead.js';
 
 const prefix = uniquePrefix('redis-failure');
 afterAll(() => deletePrefix(prefix));
@@ -67,43 +68,45 @@ describe('Redis down or slow', () => {
   });
 });
 
-describe('a failure between storing the snapshot and queueing its jobs', () => {
-  it("makes Alertmanager's retry count as new and queue the jobs, never as a duplicate", async () => {
+describe('a pending marker left by a writer that crashed between its commit and its enqueue', () => {
+  // Webhooks store their jobs in the commit itself (a write-ahead entry), so they never leave one; the
+  // worker's resolve of alerts Alertmanager no longer reports (alertmanager/truth.ts) and relays of the
+  // previous version commit first and queue after, and may.
+  it("makes Alertmanager's next copy count as new and store the jobs, never as a duplicate", async () => {
     const redis = new Redis(REDIS_URL);
     const config = testConfig(prefix);
     const store = new RedisAlertStore(redis, { prefix, retentionSeconds: 60 });
-    const real = new BullDeliveryQueue(redis, { prefix, attempts: 3, retentionSeconds: 60 });
-    let failNext = true;
-    const flaky: DeliveryQueuePort = {
-      enqueue: async (jobs) => {
-        if (failNext) {
-          failNext = false;
-          throw new Error('connection lost');
-        }
-        await real.enqueue(jobs);
-      },
-      schedule: (job, dueAt) => real.schedule(job, dueAt),
-    };
+    const queue = new BullDeliveryQueue(redis, { prefix, attempts: 3, retentionSeconds: 60 });
+    const pump = testPump(redis, prefix, 60);
     const deps = {
       store,
-      queue: flaky,
+      writeAheadKey: pump.log.key,
       policy: config.policy,
       oncallEmail: undefined,
       metrics: createMetrics({ defaultMetrics: false }),
     };
     const payload = inGroup(fixture('firing-reefer-excursion'), 'crash');
+    const groupId = groupIdOf(payload.receiver, payload.groupKey);
+    const waitingOf = async (incidentId: string) =>
+      (await queue.getJobs(['waiting', 'prioritized'])).filter((j) => j.data.incidentId === incidentId);
     try {
-      await expect(ingestWebhook(payload, deps)).rejects.toThrow('connection lost');
+      const first = await ingestWebhook(payload, deps);
+      await pump.drain();
+      // Another writer commits the group with the marker, then dies before queueing.
+      const stored = await store.loadGroup(groupId);
+      expect(await store.commitGroup(stored.snapshot!, stored.rev, true)).toBeDefined();
+      expect((await store.loadGroup(groupId)).pending).toBeDefined();
+
       const retry = await ingestWebhook(payload, deps);
-      expect(retry.duplicate).toBe(false);
-      expect(retry.jobs).toBe(2);
-      const waiting = await real.getJobs(['waiting', 'prioritized']);
-      expect(waiting.filter((j) => j.data.incidentId === retry.incidentId)).toHaveLength(2);
-      const third = await ingestWebhook(payload, deps);
-      expect(third).toMatchObject({ duplicate: true, jobs: 0 });
-      expect((await store.loadGroup(groupIdOf(payload.receiver, payload.groupKey))).pending).toBeUndefined();
+      expect(retry).toMatchObject({ duplicate: false, jobs: 2, incidentId: first.incidentId });
+      await pump.drain();
+      // The pump's finishCommit cleared the marker; the jobs collapsed into the waiting ones.
+      expect((await store.loadGroup(groupId)).pending).toBeUndefined();
+      expect(await waitingOf(first.incidentId)).toHaveLength(2);
+      expect(await ingestWebhook(payload, deps)).toMatchObject({ duplicate: true, jobs: 0 });
     } finally {
-      await real.close();
+      await queue.close();
+      await pump.close();
       redis.disconnect();
     }
   });

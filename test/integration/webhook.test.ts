@@ -11,6 +11,7 @@ import { testConfig } from '../support/config.js';
 import { fixture, fixtureText, inGroup } from '../support/fixtures.js';
 import { postJson, rawRequest } from '../support/http.js';
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../support/redis.js';
+import { type TestPump, testPump } from '../support/write-ahead.js';
 
 const TOKEN = 'test-webhook-token-0123456789';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -20,6 +21,7 @@ let relay: RunningRelay;
 let other: RunningRelay;
 let queue: BullDeliveryQueue;
 let redis: Redis;
+let pump: TestPump;
 
 beforeAll(async () => {
   // The api role: these tests count the jobs a webhook queues, and a worker in the same process would be
@@ -33,19 +35,23 @@ beforeAll(async () => {
   other = await startRelay(config);
   redis = new Redis(REDIS_URL);
   queue = new BullDeliveryQueue(redis, { prefix, attempts: 1, retentionSeconds: 60 });
+  pump = testPump(redis, prefix);
 });
 
 afterAll(async () => {
   await relay?.stop();
   await other?.stop();
   await queue?.close();
+  await pump?.close();
   redis?.disconnect();
   await deletePrefix(prefix);
 });
 
 const webhook = (r: RunningRelay = relay) => `${r.url}/webhook/alertmanager`;
 
+/** The incident's jobs, once the webhooks' write-ahead entries are queued (as a worker's pump does). */
 async function jobsOf(incidentId: string): Promise<ReconcileJobData[]> {
+  await pump.drain();
   const jobs = await queue.getJobs(['waiting', 'prioritized', 'delayed', 'active']);
   return jobs.filter((j) => j.data.incidentId === incidentId).map((j) => j.data);
 }

@@ -9,7 +9,7 @@ import type { HtmlEscapedString } from 'hono/utils/html';
 import { acknowledgeIncident } from '../../ack/acknowledge.js';
 import { verifyAckToken } from '../../channels/email/ack-link.js';
 import { titleOf } from '../../render/describe.js';
-import type { AppEnv } from '../app.js';
+import { type AppEnv, requestLog } from '../app.js';
 import { ApiError } from '../errors.js';
 import type { RouteServices } from './services.js';
 
@@ -63,7 +63,7 @@ export function register(app: Hono<AppEnv>, deps: RouteServices): void {
     if (!result.ok) return c.html(refused(result.reason), result.reason === 'expired' ? 410 : 403);
     const { claims } = result;
     const outcome = await acknowledgeIncident(claims, claims.who, deps, now());
-    c.get('log').info(
+    requestLog(c).info(
       { incidentId: claims.incidentId, status: outcome.status },
       'acknowledge from email link',
     );

@@ -6,7 +6,7 @@ import type { Hono } from 'hono';
 import { acknowledgeIncident } from '../../ack/acknowledge.js';
 import { parseIncidentRef } from '../../channels/slack/actions.js';
 import { verifySlackSignature } from '../../channels/slack/signatures.js';
-import type { AppEnv } from '../app.js';
+import { type AppEnv, requestLog } from '../app.js';
 import { ApiError } from '../errors.js';
 import { readBody } from '../read-body.js';
 import type { RouteServices } from './services.js';
@@ -34,7 +34,7 @@ export function register(app: Hono<AppEnv>, deps: RouteServices): void {
     );
     if (!verdict.ok) {
       deps.metrics.requestsRejected.inc({ reason: 'slack_signature' });
-      c.get('log').info({ reason: verdict.reason }, 'Slack interaction refused');
+      requestLog(c).info({ reason: verdict.reason }, 'Slack interaction refused');
       throw new ApiError('unauthorized', 'unauthorized');
     }
     let payload: BlockActionsPayload;
@@ -58,7 +58,7 @@ export function register(app: Hono<AppEnv>, deps: RouteServices): void {
       incidentId: ref.incidentId,
     });
     if (!first) return c.body(null, 200);
-    const log = c.get('log').child({ incidentId: ref.incidentId, action: action.action_id, by });
+    const log = requestLog(c).child({ incidentId: ref.incidentId, action: action.action_id, by });
     if (action.action_id === 'relay_ack') {
       const result = await acknowledgeIncident(ref, by, deps, now());
       log.info({ status: result.status }, 'acknowledge from Slack');
