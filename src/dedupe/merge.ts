@@ -110,6 +110,8 @@ export function mergeWebhook(
   previous: IncidentSnapshot | undefined,
   payload: WebhookPayload,
   now: number,
+  /** The caller usually has it already (it read the group by it): one hash less per webhook. */
+  groupId = groupIdOf(payload.receiver, payload.groupKey),
 ): MergeResult {
   const known = new Map<string, AlertState>();
   const episodeOver = !previous || previous.status === 'resolved';
@@ -170,7 +172,7 @@ export function mergeWebhook(
 
   const snapshot: IncidentSnapshot = {
     incidentId,
-    groupId: groupIdOf(payload.receiver, payload.groupKey),
+    groupId,
     receiver: payload.receiver,
     groupKey: payload.groupKey,
     startedAt,

@@ -1,5 +1,5 @@
 /** The relay's own words (DESIGN.md §Words): group, incident, delivery. */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export type AlertStatus = 'firing' | 'resolved';
 export type Labels = Record<string, string>;
@@ -59,8 +59,9 @@ export const alertKey = (a: Pick<AlertState, 'fingerprint' | 'startsAt'>) => `${
 /** Unknown severities rank as warning where a rank is needed (see severityRank). */
 export const SEVERITY_RANK: Record<string, number> = { critical: 3, warning: 2, info: 1 };
 
+/** One-shot `hash` (Node ≥ 20.12): no Hash object per call, which runs for every webhook. */
 function shortHash(...parts: string[]): string {
-  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 16);
+  return hash('sha256', parts.join('\u0000'), 'hex').slice(0, 16);
 }
 
 export function groupIdOf(receiver: string, groupKey: string): string {

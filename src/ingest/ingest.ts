@@ -61,7 +61,7 @@ export async function ingestWebhook(payload: WebhookPayload, deps: IngestDeps): 
   for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
     const stored = await deps.store.loadGroup(groupId);
     const acceptedAt = now();
-    const { snapshot, changed, newIncident } = mergeWebhook(stored.snapshot, payload, acceptedAt);
+    const { snapshot, changed, newIncident } = mergeWebhook(stored.snapshot, payload, acceptedAt, groupId);
     if (newIncident) {
       const routing = selectRoutes(deps.policy, { ...snapshot.commonLabels, severity: snapshot.severity });
       if (routing.fallback) deps.metrics.unroutedSeverity.inc();

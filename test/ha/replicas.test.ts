@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningRelay } from '../../src/app/relay.js';
+import { decodeEntry, writeAheadKey } from '../../src/enqueue/write-ahead.js';
 import { metricsText, metricValue, rootsOf, startDeliveryRelay, startHarness } from '../support/delivery.js';
 import type { FakeSlack } from '../support/fake-slack.js';
 import { fixture, inGroup } from '../support/fixtures.js';
@@ -90,6 +91,44 @@ describe('REDIS_MIN_REPLICAS=1', () => {
       }
     } finally {
       onReplica.disconnect();
+    }
+  });
+
+  it('has the write-ahead entry (the jobs) on the replica at the 2xx, before any pump ran', async () => {
+    // The api role alone: no pump takes the entry, so what the replica holds is what the commit wrote.
+    const prefix = uniquePrefix('replicas-api');
+    const api = await startDeliveryRelay(
+      prefix,
+      fake,
+      sink,
+      { criticalRepeat: '1h' },
+      {},
+      { REDIS_URL: master.url, REDIS_MIN_REPLICAS: '1', RELAY_ROLE: 'api' },
+    );
+    const onReplica = replica.client();
+    try {
+      const payloads = Array.from({ length: 10 }, (_, i) =>
+        inGroup(fixture('firing-reefer-excursion'), `wal-${i}`),
+      );
+      const answers = await Promise.all(payloads.map((p) => postJson(`${api.url}/webhook/alertmanager`, p)));
+      expect(answers.map((a) => a.status)).toEqual(payloads.map(() => 200));
+      const entries = await onReplica.xrange(writeAheadKey(prefix), '-', '+');
+      for (const answer of answers) {
+        const { incidentId } = answer.json() as { incidentId: string };
+        const entry = entries.find(
+          ([, fields]) => decodeEntry(fields[3] ?? '{"d":[]}')[0]?.incidentId === incidentId,
+        );
+        expect(entry, incidentId).toBeDefined();
+        expect(
+          decodeEntry(entry?.[1][3] ?? '')
+            .map((j) => j.kind)
+            .sort(),
+        ).toEqual(['email', 'slack']);
+        expect(await onReplica.keys(`*:incident:${incidentId}`), incidentId).toHaveLength(1);
+      }
+    } finally {
+      onReplica.disconnect();
+      await api.stop();
     }
   });
 
