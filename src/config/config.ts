@@ -5,10 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { durationSchema, formatDuration } from '../domain/duration.js';
 import { type Matcher, parseMatcher } from '../domain/matchers.js';
+import { checkCalendarFiles } from '../oncall/calendar-source.js';
+import { schedulesSchema } from '../oncall/schema.js';
 import { ConfigError } from './errors.js';
 
 export { ConfigError };
@@ -144,6 +147,8 @@ const policySchema = z.strictObject({
     .string()
     .regex(/^[\w-]+$/)
     .default('relay'),
+  /** On-call schedules (src/oncall/schema.ts): NAME → a YAML rotation or an iCal calendar. */
+  schedules: schedulesSchema.default({}),
 });
 export type Policy = z.output<typeof policySchema>;
 
@@ -356,7 +361,12 @@ export function loadPolicyFile(path: string | undefined): { policy: Policy; sour
       `${path}: cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
     );
   }
-  return { policy: parsePolicy(text, path), source: path };
+  const policy = parsePolicy(text, path);
+  // iCal paths are relative to the policy file; an unreadable calendar is refused now, not at 03:00.
+  const problems = checkCalendarFiles(policy.schedules, dirname(path));
+  if (problems.length)
+    throw new ConfigError(problems.map((p) => `${path}: ${p.keyPath}: ${p.reason}`).join('\n'));
+  return { policy, source: path };
 }
 
 function redisTargetOf(e: z.output<typeof envSchema>, url: string): RedisTarget {
