@@ -332,7 +332,7 @@ export function parsePolicy(yamlText: string, source: string): Policy {
 
 /** Every `schedule:NAME` in a ladder must name a schedule of the policy's `schedules:` key. */
 function checkScheduleRefs(policy: Policy, source: string): void {
-  const schedules = (policy as { schedules?: Record<string, unknown> }).schedules ?? {};
+  const schedules = policy.schedules;
   const problems: string[] = [];
   policy.routes.forEach((route, r) => {
     route.escalate.forEach((step, i) => {

@@ -9,7 +9,7 @@
  * then; taken steps are never taken again; an acknowledgement stops it; a resolve stops everything.
  */
 import type { IncidentFlags, LadderStepTaken } from './delivery-log.js';
-import { formatElapsed } from './duration.js';
+import { formatDuration, formatElapsed } from './duration.js';
 import type { AlertStatus } from './model.js';
 
 /** One configured step (a route's `escalate:` entry); `after` in seconds. */
@@ -129,7 +129,7 @@ function stepNotice(taken: LadderStepTaken, steps: readonly LadderStep[] | undef
     key: `ladder:${taken.step}`,
     at: taken.at,
     label: `Escalated (step ${taken.step + 1})`,
-    text: `Escalated to ${where}${after !== undefined ? ` after ${formatElapsed(after * 1000)} without acknowledgement` : ' without acknowledgement'}${unknown}`,
+    text: `Escalated to ${where}${after !== undefined ? ` after ${formatDuration(after)} without acknowledgement` : ' without acknowledgement'}${unknown}`,
     mentions: taken.mentions.filter((id) => SLACK_USER_ID.test(id)),
     reminds: false,
   };

@@ -117,6 +117,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['schedule'] as const,
       registers,
     }),
+    oncallErrors: new Counter({
+      name: 'relay_oncall_errors_total',
+      help: "Schedule faults found by the on-call resolver: failed iCal URL fetches, and answers that met an event whose SUMMARY names no member",
+      labelNames: ['schedule'] as const,
+      registers,
+    }),
     deadLetters: new Counter({
       name: 'relay_dead_letters_total',
       help: 'Delivery jobs that failed for good and were kept as dead letters',

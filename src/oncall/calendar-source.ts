@@ -36,7 +36,9 @@ export function readCalendarFile(path: string, timezone: string): Calendar {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new Error(`${path}: cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new Error(
+      `${path}: cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
   try {
     return new Calendar(text, timezone);
@@ -49,7 +51,10 @@ export function readCalendarFile(path: string, timezone: string): Calendar {
  * Every iCal file the schedules name, read and parsed: `{keyPath, reason}` per unusable one (URLs are not
  * fetched: start-up checks do no network I/O). Relative paths are read from `baseDir`.
  */
-export function checkCalendarFiles(schedules: Schedules, baseDir: string): { keyPath: string; reason: string }[] {
+export function checkCalendarFiles(
+  schedules: Schedules,
+  baseDir: string,
+): { keyPath: string; reason: string }[] {
   const problems: { keyPath: string; reason: string }[] = [];
   for (const [name, schedule] of Object.entries(schedules)) {
     if (schedule.kind !== 'ical' || isCalendarUrl(schedule.ical)) continue;
@@ -86,7 +91,10 @@ export function urlCalendarSource(schedule: CalendarSchedule, options: UrlSource
       failedAt = undefined;
     } catch (error) {
       failedAt = options.now();
-      const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : (error as Error).message;
+      const reason =
+        (error as Error).name === 'TimeoutError'
+          ? `no answer within ${options.timeoutMs} ms`
+          : (error as Error).message;
       options.onFailure(reason);
     }
   }
