@@ -46,7 +46,8 @@ export function rotationShiftAt(schedule: RotationSchedule, at: number): Rotatio
   const n = schedule.members.length;
   let member = k >= 0 ? schedule.members[k % n] : undefined;
   let since = k >= 0 ? shiftStart(schedule, k) : undefined;
-  let until = shiftStart(schedule, k + 1);
+  // Before the first shift there are no handoffs: the next one is the start.
+  let until = shiftStart(schedule, Math.max(k + 1, 0));
   let overridden = false;
   for (const override of schedule.overrides) {
     const from = wallTimeToInstant(schedule.timezone, override.from);
