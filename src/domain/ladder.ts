@@ -187,3 +187,24 @@ export function describeLadderState(input: LadderInput): string | undefined {
   const wait = next.dueAt - input.now;
   return `unacknowledged ${formatElapsed(input.now - start, 'down')}, escalates to ${where} ${wait > 0 ? `in ${formatElapsed(wait)}` : 'now'}`;
 }
+
+/** The ladders for `check-config`: each route's steps in order, and when an acknowledgement lapses. */
+export function describeLadders(
+  routes: readonly { name: string; escalate: readonly LadderStep[] }[],
+  ackTimeoutSeconds: number,
+): string {
+  const laddered = routes.filter((r) => r.escalate.length > 0);
+  if (laddered.length === 0) return 'escalation ladders: none (no route has escalate:)';
+  const lines = [
+    `escalation ladders (taken while unacknowledged; an acknowledgement ${ackTimeoutSeconds > 0 ? `lapses after ${formatDuration(ackTimeoutSeconds)}` : 'never lapses (ack_timeout unset)'}):`,
+  ];
+  for (const route of laddered) {
+    lines.push(`  route ${route.name}:`);
+    route.escalate.forEach((step, i) => {
+      const to = [...step.slack, ...step.email].join(', ') || '(no new destination)';
+      const mention = step.mention.length ? `; mention ${step.mention.join(', ')}` : '';
+      lines.push(`    ${i + 1}. after ${formatDuration(step.after)} → ${to}${mention}`);
+    });
+  }
+  return lines.join('\n');
+}
