@@ -61,8 +61,10 @@ export async function describeOnCall(
     lines.push('  until    no later handoff known');
   } else {
     const incoming = await resolver.whoIsOnCall(name, next);
-    const who = incoming.ok ? incoming.members.map((m) => m.name).join(', ') : `unknown (${incoming.reason})`;
-    lines.push(`  until    ${describeInstant(next, zone)}, the next handoff, to ${who}`);
+    const then = incoming.ok
+      ? `to ${incoming.members.map((m) => m.name).join(', ')}`
+      : `after which on-call is unknown: ${incoming.reason}`;
+    lines.push(`  until    ${describeInstant(next, zone)}, the next handoff, ${then}`);
   }
   return { ok: answer.ok, text: lines.join('\n') };
 }
