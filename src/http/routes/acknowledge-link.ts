@@ -53,13 +53,14 @@ async function nameOf(
   }
   if (raw === undefined) return { ok: true, value: undefined };
   if (typeof raw !== 'string') return { ok: false, reason: 'The name must be text.' };
-  const value = raw.trim().replace(/\s+/g, ' ');
+  const value = raw.trim();
   if (!value) return { ok: true, value: undefined };
   if (value.length > MAX_NAME)
     return { ok: false, reason: `The name is longer than ${MAX_NAME} characters.` };
+  // Line breaks and other control characters have no place in a name (a timeline line, a Slack reply).
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
   if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(value))
-    return { ok: false, reason: 'The name contains control characters.' };
+    return { ok: false, reason: 'The name contains control characters (line breaks, tabs).' };
   return { ok: true, value };
 }
 
