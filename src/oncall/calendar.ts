@@ -24,8 +24,8 @@ interface Series {
   done: boolean;
 }
 
-/** A recurrence that never ends is expanded at most this far per series (about 27 years of daily events). */
-const MAX_OCCURRENCES = 10_000;
+/** A recurrence that never ends is expanded at most this far per series (270 years of daily events). */
+const MAX_OCCURRENCES = 100_000;
 
 /** The zone a time was written in: its TZID, or undefined for floating, all-day and UTC times. */
 function zoneNameOf(time: ICAL.Time): string | undefined {
@@ -60,29 +60,33 @@ export class Calendar {
       const zone = new ICAL.Timezone(component);
       this.zones.set(zone.tzid, zone);
     }
-    const events = root
-      .getAllSubcomponents('vevent')
-      .map((component) => new ICAL.Event(component))
-      .filter((event) => event.component.getFirstPropertyValue('status') !== 'CANCELLED');
+    const events = root.getAllSubcomponents('vevent').map((component) => new ICAL.Event(component));
+    const cancelled = (event: ICAL.Event) => event.component.getFirstPropertyValue('status') === 'CANCELLED';
     const masters = new Map<string, ICAL.Event>();
-    for (const event of events) if (!event.isRecurrenceException()) masters.set(event.uid, event);
     for (const event of events) {
+      if (!event.startDate) throw new Error(`the event "${event.summary ?? event.uid}" has no DTSTART`);
+      if (!event.isRecurrenceException() && !cancelled(event)) masters.set(event.uid, event);
+    }
+    for (const event of events) {
+      // A cancelled exception still replaces its instance, so that instance disappears.
       if (event.isRecurrenceException()) masters.get(event.uid)?.relateException(event);
+      if (cancelled(event) || (!event.isRecurrenceException() && event.isRecurring())) continue;
       // An exception is a shift of its own: its times may move far from the instance it replaces.
-      if (event.isRecurrenceException() || !event.isRecurring()) this.singles.push(this.occurrenceOf(event));
+      this.singles.push(this.occurrenceOf(event));
     }
     for (const master of masters.values()) {
       if (!master.isRecurring()) continue;
-      const startZone = zoneNameOf(master.startDate);
-      this.toInstant(master.startDate, startZone);
-      this.series.push({
+      const series: Series = {
         master,
         expansion: master.iterator(),
-        startZone,
+        startZone: zoneNameOf(master.startDate),
         reached: -Infinity,
         count: 0,
         done: false,
-      });
+      };
+      this.series.push(series);
+      // The first occurrence now, so a bad zone or rule is refused when the calendar is read.
+      this.extend(series, -Infinity);
     }
   }
 
@@ -102,7 +106,7 @@ export class Calendar {
       }
       const details = series.master.getOccurrenceDetails(next);
       series.reached = this.toInstant(next, series.startZone);
-      // Exceptions are already among the singles; a cancelled instance is simply absent.
+      // Exceptions are among the singles already (a cancelled one nowhere).
       if (details.item !== series.master) continue;
       // The end is the start's wall time plus the event's duration, in the start's zone (RFC 5545 §3.8.2.5).
       this.expanded.push({

@@ -5,7 +5,7 @@
  * `relay_oncall_errors_total{schedule}` counts failed calendar fetches and answers that met an event whose
  * SUMMARY names no member: both mean the schedule needs fixing.
  */
-import { calendarAt } from './calendar.js';
+import { type Calendar, calendarAt } from './calendar.js';
 import { type CalendarSource, fileCalendarSource, urlCalendarSource } from './calendar-source.js';
 import { formatInZone } from './local-time.js';
 import { nextRotationHandoff, rotationShiftAt } from './rotation.js';
@@ -50,6 +50,20 @@ export function createOnCallResolver(schedules: Schedules, options: OnCallResolv
     );
   }
 
+  /** A recurrence ical.js cannot expand further surfaces here, late: an answer, not a throw. */
+  function shiftsAt(name: string, calendar: Calendar, at: number) {
+    try {
+      return calendarAt(calendar, at);
+    } catch (error) {
+      countError(name);
+      options.log?.warn(
+        { schedule: name, reason: (error as Error).message },
+        `schedule ${name}: the calendar cannot be read`,
+      );
+      return undefined;
+    }
+  }
+
   const unknownSchedule = (name: string): OnCallAnswer => ({
     ok: false,
     schedule: name,
@@ -70,10 +84,9 @@ export function createOnCallResolver(schedules: Schedules, options: OnCallResolv
       return { ok: true, schedule: name, members: [shift.member], since: shift.since, until: shift.until };
     }
     const calendar = await sources.get(name)!.current();
-    if (!calendar) {
-      return { ok: false, schedule: name, reason: `schedule ${name} unreadable` };
-    }
-    const { covering, since, until } = calendarAt(calendar, at);
+    const found = calendar && shiftsAt(name, calendar, at);
+    if (!found) return { ok: false, schedule: name, reason: `schedule ${name} unreadable` };
+    const { covering, since, until } = found;
     const members: OnCallMember[] = [];
     for (const occurrence of covering.sort((a, b) => a.start - b.start)) {
       const wanted = occurrence.summary.trim().toLowerCase();
@@ -102,7 +115,7 @@ export function createOnCallResolver(schedules: Schedules, options: OnCallResolv
     if (!schedule) return undefined;
     if (schedule.kind === 'rotation') return nextRotationHandoff(schedule, after);
     const calendar = await sources.get(name)!.current();
-    return calendar && calendarAt(calendar, after).until;
+    return calendar && shiftsAt(name, calendar, after)?.until;
   }
 
   return { names: () => Object.keys(schedules), whoIsOnCall, nextHandoff };

@@ -75,6 +75,11 @@ describe('a recurring calendar: alternate weeks, an EXDATE, a RECURRENCE-ID, acr
     expect(await nameAt(resolver, '2026-04-20T08:00:00Z')).toBe('Joost Visser'); // the next instance is his again
   });
 
+  it('a cancelled RECURRENCE-ID removes that one instance (27 April), not the series', async () => {
+    expect(await nameAt(resolver, '2026-04-28T12:00:00Z')).toMatch(/^\(nobody is on call/);
+    expect(await nameAt(resolver, '2026-05-12T12:00:00Z')).toBe('Anna Bakker');
+  });
+
   it('handoffs are event boundaries, each strictly after the instant', async () => {
     const handoffs: string[] = [];
     let t = at('2026-03-20T00:00:00Z');
