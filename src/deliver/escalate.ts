@@ -13,6 +13,7 @@ import {
   ackLapseAt,
   dueLadderSteps,
   type LadderStep,
+  ladderClockStart,
   lapseAcknowledgement,
   nextLadderStep,
   recordStepTaken,
@@ -101,7 +102,11 @@ export async function advanceLadder(
   if (!route) return current;
   const input = { steps: route.escalate, status: snapshot.status, startedAt: snapshot.startedAt, now };
   for (const step of dueLadderSteps({ ...input, flags: current })) {
-    const { taken, added } = await resolveStep(route, step, deps, now);
+    const clockStart = ladderClockStart(current, snapshot.startedAt);
+    const resolved = await resolveStep(route, step, deps, now);
+    const { taken } = resolved;
+    // A destination the incident had from its first notification is not added twice.
+    const added = resolved.added.filter((d) => !snapshot.deliveries.some((s) => s.id === d.id));
     let took = false;
     current = await deps.deliveries.updateFlags(snapshot.groupId, snapshot.incidentId, (stored) => {
       const next = recordStepTaken(stored, route.name, taken, added);
@@ -121,7 +126,7 @@ export async function advanceLadder(
         step: step + 1,
         targets: taken.targets,
         unknown: taken.unknown,
-        lateMs: now - (input.startedAt + (route.escalate[step] as LadderStep).after * 1000),
+        lateMs: now - (clockStart + (route.escalate[step] as LadderStep).after * 1000),
       },
       'incident escalated: ladder step taken',
     );

@@ -27,6 +27,7 @@ import { type SmtpSink, startSmtpSink } from '../support/smtp-sink.js';
 
 const ACK_SECRET = 'oncall-test-ack-secret-0123456789';
 const MARIA = 'maria@coldchain.example';
+const HOUR = 3600_000;
 
 function schedulesPolicy(): string {
   const route = {
@@ -80,8 +81,9 @@ function resolverFor(real: OnCallResolver): OnCallResolver {
   return {
     names: () => real.names(),
     whoIsOnCall: (schedule, at) => real.whoIsOnCall(schedule, at),
+    // The handoff the test sets, then one an hour later (which the run schedules and nobody waits for).
     nextHandoff: async (_schedule, after) =>
-      handoffAt > after && handoffAt < Number.MAX_SAFE_INTEGER ? handoffAt : undefined,
+      handoffAt === Number.MAX_SAFE_INTEGER ? undefined : after < handoffAt ? handoffAt : handoffAt + HOUR,
   };
 }
 
@@ -208,11 +210,22 @@ describe('escalation with on-call schedules', () => {
         30_000,
         () => 'the handoff job to finish',
       );
-      // One job per schedule and instant (secondary takes part too: its member has an address).
-      const jobs = await queue.getJobs(['completed', 'delayed', 'waiting', 'active']);
-      expect(jobs.map((j) => j.id).sort()).toEqual([
+      // One job per schedule and instant (secondary takes part too: its member has an address), and each
+      // run scheduled its schedule's next handoff.
+      const ids = async (states: ('completed' | 'delayed')[]) =>
+        (await queue.getJobs(states)).map((j) => j.id).sort();
+      await pollUntil(
+        async () => (await ids(['delayed'])).length === 2 && (await ids(['completed'])).length === 2,
+        30_000,
+        () => 'both handoff jobs to finish and schedule the next',
+      );
+      expect(await ids(['completed'])).toEqual([
         handoffJobId('primary', handoffAt),
         handoffJobId('secondary', handoffAt),
+      ]);
+      expect(await ids(['delayed'])).toEqual([
+        handoffJobId('primary', handoffAt + HOUR),
+        handoffJobId('secondary', handoffAt + HOUR),
       ]);
     } finally {
       await queue.close();
