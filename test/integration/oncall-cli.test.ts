@@ -37,9 +37,14 @@ const policy = join(dir, 'policy.yaml');
 writeFileSync(policy, POLICY);
 
 function oncall(args: string[], relayConfig = policy) {
+  return run('src/cli/oncall.ts', args, { RELAY_CONFIG: relayConfig });
+}
+
+/** A script of ours through npx tsx; REDIS_URL names nothing reachable, so a start that got that far would fail. */
+function run(script: string, args: string[], env: Record<string, string>) {
   return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn('npx', ['tsx', 'src/cli/oncall.ts', ...args], {
-      env: { ...process.env, RELAY_CONFIG: relayConfig },
+    const child = spawn('npx', ['tsx', script, ...args], {
+      env: { ...process.env, PORT: '0', REDIS_URL: 'redis://127.0.0.1:1', ...env },
     });
     let stdout = '';
     let stderr = '';
@@ -125,5 +130,35 @@ describe('npm run oncall', { timeout: 120_000 }, () => {
     expect(unreadable.stderr).toBe(
       `${missing}: schedules.secondary.ical: ${join(dir, 'gone.ics')}: cannot read the file: ENOENT\n`,
     );
+  });
+});
+
+describe('check-config and npm start', { timeout: 120_000 }, () => {
+  it('check-config resolves every schedule and prints who is on call now', async () => {
+    const result = await run('src/cli/check-config.ts', [policy], {});
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(
+      'schedules (on call now):\nprimary: daily rotation, handoff 09:00 Europe/Amsterdam',
+    );
+    expect(result.stdout).toMatch(/\n {2}on call {2}(Maria Jansen|Tom de Vries) — Slack <@U0/);
+    expect(result.stdout).toMatch(/\n {2}until {4}\d{4}-\d\d-\d\d 09:00 \+0[12]:00 Europe\/Amsterdam/);
+    expect(result.stdout).toContain('secondary: iCal file weeks.ics, 2 members');
+  });
+
+  it('both refuse an unreadable iCal file with the same message and exit 2', async () => {
+    const missing = join(dir, 'missing-start.yaml');
+    writeFileSync(missing, POLICY.replace('ical: weeks.ics', 'ical: gone.ics'));
+    const [check, start] = await Promise.all([
+      run('src/cli/check-config.ts', [missing], {}),
+      run('src/main.ts', [], { RELAY_CONFIG: missing }),
+    ]);
+    for (const result of [check, start]) {
+      expect(result.status, result.stderr).toBe(2);
+      expect(result.stderr).toContain(
+        `${missing}: schedules.secondary.ical: ${join(dir, 'gone.ics')}: cannot read the file: ENOENT`,
+      );
+      expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    }
   });
 });
