@@ -10,7 +10,6 @@ import { type RunningRelay, startRelay } from '../../src/app/relay.js';
 import { signAckToken } from '../../src/channels/email/ack-link.js';
 import type { IncidentFlags } from '../../src/domain/delivery-log.js';
 import { groupIdOf } from '../../src/domain/model.js';
-import type { OnCallResolver } from '../../src/oncall/types.js';
 import type { WebhookPayload } from '../../src/receive/schema.js';
 import { testConfig } from '../support/config.js';
 import {
@@ -147,6 +146,12 @@ describe('the escalation ladder (issue 12)', () => {
     await acknowledgeByLink(relay, acked, b.incidentId);
     await post(relay, resolvedFor('resolved'));
 
+    // Before the first step, the firing message says what is ahead.
+    await fake.waitFor(() => rootsOf(fake, a.incidentId, '#alerts-critical').length === 1, 30_000);
+    expect(JSON.stringify(rootsOf(fake, a.incidentId, '#alerts-critical')[0]!.attachments)).toMatch(
+      /unacknowledged \d+m, escalates to #dispatch-duty in \d+m/,
+    );
+
     // Step 1: #dispatch-duty gets its own message (with the story), and the first thread hears of it.
     await fake.waitFor(() => rootsOf(fake, a.incidentId, '#dispatch-duty').length === 1, 30_000);
     await pollUntil(
@@ -239,6 +244,8 @@ describe('the escalation ladder (issue 12)', () => {
       'Acknowledgement by Maria Jansen lapsed',
     );
     await fake.waitFor(() => rootsOf(fake, incidentId, '#dispatch-duty').length === 1, 30_000);
+    // The on-call list hears the lapse in its mail thread too.
+    await sink.waitFor(() => mailsFor(sink, incidentId).some((m) => m.text?.includes('lapsed')), 30_000);
     const flags = await flagsOf(relay, payload, incidentId);
     const lapse = flags.ackLapses?.[0];
     expect(lapse?.by).toBe('Maria Jansen');

@@ -4,6 +4,7 @@
  * lapse, a resolve stops everything; and what the incident tells people.
  */
 import { describe, expect, it } from 'vitest';
+import { renderNoticeReply } from '../../src/channels/slack/blocks.js';
 import type { IncidentFlags, LadderStepTaken } from '../../src/domain/delivery-log.js';
 import {
   ackLapseAt,
@@ -282,5 +283,21 @@ describe('notices in the delivery planner (domain/plan.ts)', () => {
       now: T0 + 41 * MIN,
     });
     expect(actions.map((a) => a.kind)).toEqual(['notice']);
+  });
+});
+
+describe('the notice as a Slack reply', () => {
+  it('escapes the text and mentions only Slack user ids', () => {
+    const reply = renderNoticeReply({
+      key: 'ladder:0',
+      at: T0,
+      label: 'Escalated (step 1)',
+      text: 'Escalated to <!channel> & #dispatch-duty after 15m without acknowledgement',
+      mentions: ['U0123ABCD', '!here', 'W0456EFGH'],
+      reminds: false,
+    });
+    expect(reply).toBe(
+      ':arrow_double_up: Escalated to &lt;!channel&gt; &amp; #dispatch-duty after 15m without acknowledgement. <@U0123ABCD> <@W0456EFGH>',
+    );
   });
 });
