@@ -119,7 +119,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     oncallErrors: new Counter({
       name: 'relay_oncall_errors_total',
-      help: "Schedule faults found by the on-call resolver: failed iCal URL fetches, and answers that met an event whose SUMMARY names no member",
+      help: 'Schedule faults found by the on-call resolver: failed iCal URL fetches, and answers that met an event whose SUMMARY names no member',
       labelNames: ['schedule'] as const,
       registers,
     }),
