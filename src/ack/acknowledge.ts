@@ -5,9 +5,11 @@
 
 import type { IncidentFlags } from '../domain/delivery-log.js';
 import { incidentDestinations } from '../domain/destinations.js';
+import { ladderClockStart } from '../domain/ladder.js';
 import type { IncidentSnapshot } from '../domain/model.js';
 import { acknowledgementCovers, firingKeys } from '../domain/plan.js';
 import type { DeliveryQueuePort } from '../enqueue/delivery-queue.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { AlertStore } from '../store/alert-store.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
 
@@ -20,6 +22,8 @@ export interface AcknowledgeDeps {
   alerts: AlertStore;
   deliveries: DeliveryStore;
   queue: DeliveryQueuePort;
+  /** relay_ack_seconds: time to acknowledge. */
+  metrics?: Pick<Metrics, 'ackSeconds'> | undefined;
 }
 
 export type AcknowledgeResult =
@@ -52,6 +56,8 @@ export async function acknowledgeIncident(
   by: string,
   deps: AcknowledgeDeps,
   now = Date.now(),
+  /** How it was given ("email link", "Slack"), for the timeline. */
+  via?: string,
 ): Promise<AcknowledgeResult> {
   const snapshot = await deps.alerts.loadIncident(ref.groupId, ref.incidentId);
   if (!snapshot) return { status: 'not_found' };
@@ -67,10 +73,13 @@ export async function acknowledgeIncident(
         at: now,
         alertKeys: firingKeys(snapshot),
         truncatedAlerts: snapshot.truncatedAlerts,
+        ...(via ? { via } : {}),
       },
     };
   });
   if (!changed) return { status: 'already', snapshot, flags };
+  // Counted from the first notification, or from the last lapse: how long the incident went unacknowledged.
+  deps.metrics?.ackSeconds.observe(Math.max(0, now - ladderClockStart(flags, snapshot.startedAt)) / 1000);
   await reconcileAll(snapshot, flags, deps.queue);
   return { status: 'acknowledged', snapshot, flags };
 }

@@ -5,6 +5,7 @@
  */
 
 import type { DeliveryLog, IncidentFlags } from '../domain/delivery-log.js';
+import { incidentNotices, type LadderStep } from '../domain/ladder.js';
 import type { DeliveryTarget, IncidentSnapshot } from '../domain/model.js';
 
 export interface TimelineEntry {
@@ -20,6 +21,8 @@ export function buildTimeline(
   flags: IncidentFlags,
   targets: readonly DeliveryTarget[],
   logs: readonly DeliveryLog[],
+  /** The incident's ladder, so a step's entry says after how long it was taken. */
+  steps?: readonly LadderStep[],
 ): TimelineEntry[] {
   const entries: { at: number; event: string; detail: string }[] = [];
   const starts = snapshot.alerts.map((a) => Date.parse(a.startsAt)).filter((t) => !Number.isNaN(t));
@@ -45,7 +48,11 @@ export function buildTimeline(
     }
   });
   if (flags.acknowledged)
-    entries.push({ at: flags.acknowledged.at, event: 'acknowledged', detail: `by ${flags.acknowledged.by}` });
+    entries.push({
+      at: flags.acknowledged.at,
+      event: 'acknowledged',
+      detail: `by ${flags.acknowledged.by}${flags.acknowledged.via ? ` (${flags.acknowledged.via})` : ''}`,
+    });
   for (const s of flags.silences ?? []) {
     entries.push({
       at: s.until,
@@ -53,8 +60,14 @@ export function buildTimeline(
       detail: `silence ${s.id} on ${s.alertmanager} by ${s.by}, ${s.matched} alert(s) matched`,
     });
   }
-  if (flags.escalation)
-    entries.push({ at: snapshot.startedAt, event: 'escalated', detail: flags.escalation.reason });
+  // The catalog's escalation, each ladder step and each lapse, dated when they happened.
+  for (const notice of incidentNotices(flags, snapshot.startedAt, steps)) {
+    entries.push({
+      at: notice.at,
+      event: notice.reminds ? 'acknowledgement lapsed' : 'escalated',
+      detail: notice.text,
+    });
+  }
   if (snapshot.resolvedAt)
     entries.push({ at: snapshot.resolvedAt, event: 'resolved', detail: 'every alert in the group resolved' });
   return entries

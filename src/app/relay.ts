@@ -3,6 +3,7 @@
  * real process; tests and benchmarks call it to run a whole relay on a free port with their own prefix.
  */
 import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -22,6 +23,7 @@ import {
   HttpContextProvider,
 } from '../context/index.js';
 import { type ContextStage, createContextStage } from '../deliver/context-stage.js';
+import { type HandoffDigests, handoffSchedules, startHandoffDigests } from '../deliver/handoff.js';
 import { startDeliveryWorkers } from '../deliver/worker.js';
 import type { ChannelKind } from '../domain/model.js';
 import { BullDeliveryQueue } from '../enqueue/delivery-queue.js';
@@ -32,6 +34,8 @@ import type { RouteServices } from '../http/routes/services.js';
 import { drainAtBoot, type RunningPump, startPump } from '../ingest/pump.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
+import { createOnCallResolver } from '../oncall/resolver.js';
+import type { OnCallResolver } from '../oncall/types.js';
 import { RedisAlertStore } from '../store/alert-store.js';
 import { DeliveryLocks } from '../store/delivery-locks.js';
 import { DeliveryStore } from '../store/delivery-store.js';
@@ -62,6 +66,8 @@ export interface RelayOptions {
    * crash tests shorten them.
    */
   locks?: { jobLockMs?: number; deliveryLockMs?: number };
+  /** Who is on call, instead of the policy's `schedules:` (tests inject their own). */
+  oncall?: OnCallResolver;
 }
 
 export interface RunningRelay {
@@ -199,6 +205,7 @@ interface RunningWorkers {
   pump: RunningPump;
   context: ContextStage;
   mail: MailSender;
+  handoff: HandoffDigests | undefined;
 }
 
 /** The worker role: senders (checked), channel slices, delivery and interaction workers on their own Redis connection. */
@@ -236,6 +243,13 @@ async function startWorkers(
       logger.warn({ reason }, 'cold-chain context unavailable; notifying without it');
     },
   });
+  const oncall =
+    options.oncall ??
+    createOnCallResolver(policy.schedules, {
+      baseDir: config.policySource === 'embedded default' ? process.cwd() : dirname(config.policySource),
+      metrics,
+      log: logger,
+    });
   const deliverers = createDeliverers({
     slack,
     mail,
@@ -260,6 +274,7 @@ async function startWorkers(
     alertmanager: createAlertmanagerCheck(config.alertmanagerUrls),
     policy,
     oncallEmail: config.oncallEmail,
+    oncall,
     publicUrl: config.publicUrl,
     logger,
     metrics,
@@ -279,7 +294,22 @@ async function startWorkers(
     slackApiUrl: config.slack.apiUrl,
     logger,
   });
-  return { workers, interactionWorker, workerRedis, workerQueue, pump, context, mail };
+  const handoff = handoffSchedules(policy.schedules).length
+    ? await startHandoffDigests({
+        connection: workerRedis,
+        policy,
+        schedules: policy.schedules,
+        oncall,
+        alerts,
+        deliveries,
+        slack,
+        mail,
+        emailFrom: config.smtp.from,
+        logger,
+        ...(options.now ? { now: options.now } : {}),
+      })
+    : undefined;
+  return { workers, interactionWorker, workerRedis, workerQueue, pump, context, mail, handoff };
 }
 
 /** Queue depths for /metrics, summed over the channel kinds' queues, and the write-ahead pump's lag. */
@@ -357,8 +387,18 @@ function routeServicesOf(
     silenceDurations: config.policy.silence_durations,
     ackSecret: config.ackSecret,
     maxBodyBytes: config.maxBodyBytes,
+    personOf: personLookup(config.policy),
     ...(options.now ? { now: options.now } : {}),
   };
+}
+
+/** Schedule members by email address, so an acknowledge link sent to one of them names them. */
+function personLookup(policy: Config['policy']): (address: string) => string | undefined {
+  const byAddress = new Map<string, string>();
+  for (const schedule of Object.values(policy.schedules))
+    for (const member of schedule.members)
+      if (member.email) byAddress.set(member.email.toLowerCase(), member.name);
+  return (address) => byAddress.get(address.toLowerCase());
 }
 
 /** Stops accepting webhooks, lets in-flight jobs finish (bounded), then closes workers, queues, Redis. */
@@ -389,8 +429,10 @@ async function stopRelay(
       closeWorker(w, `${kind} deliveries`, graceMs, logger),
     ),
     running ? closeWorker(running.interactionWorker, 'interactions', graceMs, logger) : undefined,
+    running?.handoff ? closeWorker(running.handoff.worker, 'handoff digests', graceMs, logger) : undefined,
   ]);
   await running?.pump.stop();
+  await running?.handoff?.queue.close();
   await running?.workerQueue.close();
   await interactions.close();
   await heartbeat.stop();

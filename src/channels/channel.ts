@@ -80,8 +80,19 @@ function markNotified(run: DeliveryRun): void {
 export function applyAction(run: DeliveryRun, action: PlannedAction): void {
   switch (action.kind) {
     case 'post':
+      markNotified(run);
+      run.log.noticesTold = [...(action.notices ?? [])];
+      break;
     case 'change':
       markNotified(run);
+      break;
+    case 'notice':
+      run.log.noticesTold = [...(run.log.noticesTold ?? []), action.notice.key];
+      if (action.notice.reminds) {
+        // A lapse is a reminder: the clock restarts, and the next acknowledgement is news again.
+        run.log.lastNotifiedAt = run.now;
+        run.log.acknowledgedNotified = false;
+      }
       break;
     case 'reminder':
       run.log.reminders = action.number;

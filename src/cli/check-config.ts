@@ -5,10 +5,14 @@
  * --online it also asks Slack (auth.test) and the SMTP server (verify), as the start does. Exit code 2 with
  * the same one-line messages as at start when something is refused.
  */
+import { dirname } from 'node:path';
 import { type OnlineCheckResult, runOnlineChecks, runStaticChecks } from '../app/checks.js';
 import { selectMailSender, selectSlackSender } from '../app/relay.js';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { formatDuration } from '../domain/duration.js';
+import { describeLadders } from '../domain/ladder.js';
+import { describeSchedules } from '../oncall/describe.js';
+import { createOnCallResolver } from '../oncall/resolver.js';
 import { describeRoutingTable } from '../route/route.js';
 
 const args = process.argv.slice(2);
@@ -25,6 +29,13 @@ async function main(): Promise<void> {
     `delivery: concurrency ${d.concurrency}, ${d.attempts} attempts (backoff ${formatDuration(d.backoff)} doubling to ${formatDuration(d.max_backoff)}), ` +
       `Slack pace ${d.slack_pace}s per channel, stale after ${formatDuration(d.stale_after)}, retention ${formatDuration(d.retention)}\n`,
   );
+  process.stdout.write(`\n${describeLadders(policy.routes, policy.ack_timeout)}\n`);
+  if (Object.keys(policy.schedules).length) {
+    // Every schedule resolved now, as an escalation step would: iCal paths from the policy file's directory.
+    const resolver = createOnCallResolver(policy.schedules, { baseDir: dirname(policySource) });
+    const { text } = await describeSchedules(resolver, policy.schedules, Date.now(), { offline: !online });
+    process.stdout.write(`\nschedules (on call now):\n${text}\n`);
+  }
   if (!online) return;
   const slack = selectSlackSender(config);
   const mail = selectMailSender(config);

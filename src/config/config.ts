@@ -5,10 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { durationSchema } from '../domain/duration.js';
+import { durationSchema, formatDuration } from '../domain/duration.js';
 import { type Matcher, parseMatcher } from '../domain/matchers.js';
+import { checkCalendarFiles } from '../oncall/calendar-source.js';
+import { schedulesSchema } from '../oncall/schema.js';
 import { ConfigError } from './errors.js';
 
 export { ConfigError };
@@ -25,14 +28,54 @@ const matcherSchema = z.string().transform((text, ctx): Matcher => {
 /** `oncall` in an email list stands for RELAY_ONCALL_EMAIL, so the default policy needs no addresses. */
 export const ONCALL = 'oncall';
 
+const slackChannel = z
+  .string()
+  .regex(/^[#@]?[\w.-]+$/, 'a Slack channel such as #alerts-critical or C0123ABC');
+
+/** `schedule:NAME` in a step's `email` or `mention`: whoever is on call in that schedule when the step is taken. */
+export const SCHEDULE_REF = /^schedule:([\w.-]+)$/;
+const scheduleRef = z.string().regex(SCHEDULE_REF, 'schedule:NAME');
+
+/** One step of a route's `escalate:` ladder (issue 12). */
+const escalateStepSchema = z
+  .strictObject({
+    after: durationSchema.refine((s) => s > 0, 'must be a positive duration such as 15m'),
+    slack: z.array(slackChannel).default([]),
+    email: z.array(z.union([z.literal(ONCALL), scheduleRef, z.email()])).default([]),
+    /** Slack user ids (U0123ABCD) or schedule:NAME; a mention never comes from alert labels. */
+    mention: z
+      .array(
+        z.union([
+          scheduleRef,
+          z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user id such as U0123ABCD, or schedule:NAME'),
+        ]),
+      )
+      .default([]),
+  })
+  .refine((step) => step.slack.length + step.email.length + step.mention.length > 0, {
+    message: 'a step needs at least one of slack, email, mention',
+  });
+
 const routeSchema = z.strictObject({
   name: z.string().min(1),
   matchers: z.array(matcherSchema).default([]),
-  slack: z
-    .array(z.string().regex(/^[#@]?[\w.-]+$/, 'a Slack channel such as #alerts-critical or C0123ABC'))
-    .default([]),
+  slack: z.array(slackChannel).default([]),
   email: z.array(z.union([z.literal(ONCALL), z.email()])).default([]),
   repeat: durationSchema,
+  /** Taken while the incident is unacknowledged `after` its first notification; `after` strictly increasing. */
+  escalate: z
+    .array(escalateStepSchema)
+    .default([])
+    .superRefine((steps, ctx) => {
+      steps.forEach((step, i) => {
+        if (i > 0 && step.after <= (steps[i - 1] as { after: number }).after)
+          ctx.addIssue({
+            code: 'custom',
+            path: [i, 'after'],
+            message: `must be later than the previous step's (${formatDuration((steps[i - 1] as { after: number }).after)})`,
+          });
+      });
+    }),
   /** Post reminders to the channel as well as the thread (Slack's reply_broadcast). */
   broadcast_reminders: z.boolean().default(false),
   continue: z.boolean().default(false),
@@ -41,6 +84,8 @@ export type RouteConfig = z.output<typeof routeSchema>;
 
 const policySchema = z.strictObject({
   routes: z.array(routeSchema).min(1),
+  /** An acknowledgement lapses after this long: reminders and the escalation ladder resume (never = it does not). */
+  ack_timeout: durationSchema.default(0),
   /** Route used when no route matches (DESIGN.md: anything else → the warning route). */
   fallback_route: z.string().default('warning'),
   ingest: z
@@ -102,6 +147,8 @@ const policySchema = z.strictObject({
     .string()
     .regex(/^[\w-]+$/)
     .default('relay'),
+  /** On-call schedules (src/oncall/schema.ts): NAME → a YAML rotation or an iCal calendar. */
+  schedules: schedulesSchema.default({}),
 });
 export type Policy = z.output<typeof policySchema>;
 
@@ -279,7 +326,28 @@ export function parsePolicy(yamlText: string, source: string): Policy {
   if (!names.includes(policy.fallback_route)) {
     throw new ConfigError(`${source}: fallback_route: no route is named "${policy.fallback_route}"`);
   }
+  checkScheduleRefs(policy, source);
   return policy;
+}
+
+/** Every `schedule:NAME` in a ladder must name a schedule of the policy's `schedules:` key. */
+function checkScheduleRefs(policy: Policy, source: string): void {
+  const schedules = policy.schedules;
+  const problems: string[] = [];
+  policy.routes.forEach((route, r) => {
+    route.escalate.forEach((step, i) => {
+      for (const key of ['email', 'mention'] as const) {
+        step[key].forEach((entry, j) => {
+          const name = SCHEDULE_REF.exec(entry)?.[1];
+          if (name !== undefined && !Object.hasOwn(schedules, name))
+            problems.push(
+              `${source}: routes.${r}.escalate.${i}.${key}.${j}: no schedule is named "${name}" (schedules: ${Object.keys(schedules).join(', ') || 'none configured'})`,
+            );
+        });
+      }
+    });
+  });
+  if (problems.length) throw new ConfigError(problems.join('\n'));
 }
 
 export function loadPolicyFile(path: string | undefined): { policy: Policy; source: string } {
@@ -293,7 +361,12 @@ export function loadPolicyFile(path: string | undefined): { policy: Policy; sour
       `${path}: cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
     );
   }
-  return { policy: parsePolicy(text, path), source: path };
+  const policy = parsePolicy(text, path);
+  // iCal paths are relative to the policy file; an unreadable calendar is refused now, not at 03:00.
+  const problems = checkCalendarFiles(policy.schedules, dirname(path));
+  if (problems.length)
+    throw new ConfigError(problems.map((p) => `${path}: ${p.keyPath}: ${p.reason}`).join('\n'));
+  return { policy, source: path };
 }
 
 function redisTargetOf(e: z.output<typeof envSchema>, url: string): RedisTarget {

@@ -23,6 +23,8 @@ export interface EscalationMatch {
   emails: string[];
   vehicleId?: string | undefined;
   shipmentId?: string | undefined;
+  /** When the rule's condition became true: the budget threshold's crossing, else the alert's start. */
+  since: Date;
 }
 
 export interface EscalationOutcome {
@@ -31,6 +33,8 @@ export interface EscalationOutcome {
   /** The deciding rule and its reason (also when it only adds destinations). */
   rule?: string | undefined;
   reason?: string | undefined;
+  /** When the deciding rule's condition became true (the timeline dates the escalation there). */
+  since?: Date | undefined;
   matches: EscalationMatch[];
   /** Extra email destinations, deduplicated, in rule order. */
   addEmail: string[];
@@ -60,6 +64,7 @@ export function evaluateEscalation(
     for (const rule of rules) {
       if (!matchesStaticConditions(rule, subject)) continue;
       const threshold = rule.when.budgetUsedPctGte;
+      let since = subject.startsAt;
       if (threshold !== undefined) {
         const cargo = subject.cargoClass;
         if (cargo === undefined || !subject.countsAgainstBudget) continue;
@@ -68,6 +73,7 @@ export function evaluateEscalation(
           if (nextRecheckAt === undefined || crossesAt < nextRecheckAt) nextRecheckAt = crossesAt;
           continue;
         }
+        since = budgetThresholdAt(subject.startsAt, cargo.excursionAllowanceMinutes, threshold);
       }
       matches.push({
         rule: rule.name,
@@ -79,6 +85,7 @@ export function evaluateEscalation(
         ],
         vehicleId: subject.vehicleId,
         shipmentId: subject.shipmentId,
+        since,
       });
     }
   }
@@ -93,6 +100,7 @@ export function evaluateEscalation(
     severity: raises ? deciding.severity : undefined,
     rule: deciding.rule,
     reason: deciding.reason,
+    since: deciding.since,
     matches,
     addEmail: [...new Set(matches.flatMap((match) => match.emails))],
     nextRecheckAt,

@@ -20,6 +20,8 @@ export interface Escalation {
   /** Set when the rule raises the severity. */
   severity?: string | undefined;
   addEmail: string[];
+  /** When the rule's condition became true (ms): a budget threshold's crossing, not when a job noticed it. */
+  since?: number | undefined;
 }
 
 export interface ContextOutcome {
@@ -66,7 +68,13 @@ export function createContextStage(options: ContextStageOptions): ContextStage {
       const esc = ctx.escalation;
       const escalation =
         snapshot.status === 'firing' && esc.rule && (esc.severity || esc.addEmail.length)
-          ? { rule: esc.rule, reason: esc.reason ?? esc.rule, severity: esc.severity, addEmail: esc.addEmail }
+          ? {
+              rule: esc.rule,
+              reason: esc.reason ?? esc.rule,
+              severity: esc.severity,
+              addEmail: esc.addEmail,
+              since: esc.since?.getTime(),
+            }
           : undefined;
       return {
         view: {

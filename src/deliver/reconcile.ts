@@ -17,17 +17,20 @@ import type { Deliverer, DeliveryRun } from '../channels/registry.js';
 import type { Policy } from '../config/config.js';
 import type { IncidentFlags } from '../domain/delivery-log.js';
 import { incidentDestinations } from '../domain/destinations.js';
+import { describeLadderState, incidentNotices } from '../domain/ladder.js';
 import type { ChannelKind, DeliveryTarget, IncidentSnapshot } from '../domain/model.js';
 import { needsAlertmanager, nextWake, type PlanInput, planDelivery } from '../domain/plan.js';
 import type { DeliveryQueuePort, ReconcileJobData } from '../enqueue/delivery-queue.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { OnCallResolver } from '../oncall/types.js';
 import { buildView } from '../render/view.js';
 import { deliveriesFor, selectRoutes } from '../route/route.js';
 import type { AlertStore } from '../store/alert-store.js';
 import type { DeliveryLocks } from '../store/delivery-locks.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
 import type { ContextOutcome, ContextStage } from './context-stage.js';
+import { advanceLadder, ladderOf, ladderWakeAt } from './escalate.js';
 
 export interface ReconcileDeps {
   alerts: AlertStore;
@@ -42,6 +45,8 @@ export interface ReconcileDeps {
   policy: Policy;
   oncallEmail: string | undefined;
   logger: Logger;
+  /** Who is on call, for the escalation ladder's `schedule:NAME` (src/oncall). */
+  oncall?: OnCallResolver | undefined;
   /** PUBLIC_URL: a message Slack's limits force to shorten links to the whole incident there. */
   publicUrl?: string | undefined;
   now?: () => number;
@@ -93,6 +98,7 @@ function escalatedTargets(
             repeat,
             broadcast_reminders: false,
             continue: false,
+            escalate: [],
           },
         ],
         undefined,
@@ -159,9 +165,20 @@ export async function reconcileDelivery(
         changedByAlertmanager ||= (flags.silencedUntil ?? 0) <= now;
       }
     }
+    flags = await advanceLadder(snapshot, flags, deps, now);
+    const ladder = ladderOf(deps.policy, snapshot, flags);
+    const ladderInput = {
+      steps: ladder?.escalate ?? [],
+      flags,
+      status: snapshot.status,
+      startedAt: snapshot.startedAt,
+      now,
+    };
+    const notices = incidentNotices(flags, snapshot.startedAt, ladder?.escalate);
     const view = buildView(snapshot, {
       now,
       flags,
+      ladder: { state: describeLadderState(ladderInput), notices },
       context: context?.view,
       severity: context?.severity,
       incidentUrl: deps.publicUrl ? `${deps.publicUrl}/api/incidents/${snapshot.incidentId}` : undefined,
@@ -188,6 +205,7 @@ export async function reconcileDelivery(
         verdict && deps.alertmanager
           ? { answered: !isUnknown(verdict), reports: reportsAlerts(verdict), urls: deps.alertmanager.urls }
           : undefined,
+      notices,
     };
     let actions = planDelivery(planInput);
     if (verdict && actions.some((a) => a.kind === 'reminder')) {
@@ -222,7 +240,12 @@ export async function reconcileDelivery(
       await deps.queue.enqueue(extra.map((d) => ({ ...job, deliveryId: d.id, kind: d.kind })));
     }
 
-    const wake = nextWake({ ...planInput, recheckAt: context?.recheckAt });
+    // The next ladder step or acknowledgement lapse wakes every delivery of the incident; the first to run
+    // takes it (advanceLadder), the others find it taken.
+    const rechecks = [context?.recheckAt, ladderWakeAt(deps.policy, snapshot, flags)].filter(
+      (t): t is number => t !== undefined && t > now,
+    );
+    const wake = nextWake({ ...planInput, recheckAt: rechecks.length ? Math.min(...rechecks) : undefined });
     const nextAt = wake?.at;
     if (wake) {
       const { check: _wasCheck, ...data } = job;
@@ -259,12 +282,16 @@ async function recordEscalation(
     const fresh = added.filter((t) => !ids.has(t.id));
     changed = current.escalation?.rule !== escalation.rule || fresh.length > 0;
     if (!changed) return current;
+    const notified = [...(current.escalation?.notified ?? []), ...fresh.map((t) => t.target)];
     return {
       ...current,
       escalation: {
         rule: escalation.rule,
         reason: escalation.reason,
         ...(escalation.severity ? { severity: escalation.severity } : {}),
+        // Dated when the condition became true (a budget threshold's crossing), not when a job noticed it.
+        at: escalation.since ?? current.escalation?.at ?? Date.now(),
+        ...(notified.length ? { notified: [...new Set(notified)] } : {}),
       },
       extraDeliveries: [...(current.extraDeliveries ?? []), ...fresh],
     };

@@ -35,6 +35,8 @@ export interface DeliveryLog {
   reminders: number;
   staleNotified: boolean;
   acknowledgedNotified?: boolean;
+  /** Keys of the incident notices (escalations, lapses) this delivery has told, or that its first message carried. */
+  noticesTold?: string[];
   /**
    * Written before a send and cleared once its result is known; found set on the next run, the earlier
    * attempt may have been delivered. For a Slack root, `since` is when the first of consecutive such attempts
@@ -53,14 +55,21 @@ export interface DeliveryLog {
 
 export interface IncidentFlags {
   /** Covers the alerts firing when it was given: a new alert resumes reminders (it is new information). */
-  acknowledged?: { by: string; at: number; alertKeys: string[]; truncatedAlerts: number };
+  acknowledged?: {
+    by: string;
+    at: number;
+    alertKeys: string[];
+    truncatedAlerts: number;
+    /** How it was given ("email link", "Slack"), for the timeline. */
+    via?: string;
+  };
   /** Reminders pause until this time (ms); a silence made from Slack sets it. */
   silencedUntil?: number;
   silences?: { alertmanager: string; id: string; until: number; matched: number; by: string }[];
   /** Destinations added after the first notification (escalation); destinations only grow. */
   extraDeliveries?: DeliveryTarget[];
   /** The catalog's escalation rule (budget thresholds); `at` is when its condition became true. */
-  escalation?: { rule: string; reason: string; severity?: string; at?: number };
+  escalation?: { rule: string; reason: string; severity?: string; at?: number; notified?: string[] };
   /** The route's `escalate:` ladder (issue 12): the steps taken so far, each once per incident. */
   ladder?: LadderState;
   /** Acknowledgements that lapsed after `ack_timeout` (the ladder's clock restarts at the last lapse). */

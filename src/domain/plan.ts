@@ -5,6 +5,7 @@
  */
 
 import type { DeliveryLog, IncidentFlags, ToldState } from './delivery-log.js';
+import type { IncidentNotice } from './ladder.js';
 import { type AlertState, alertKey, type DeliveryTarget, type IncidentSnapshot } from './model.js';
 
 export interface ChangeSummary {
@@ -16,7 +17,9 @@ export interface ChangeSummary {
 }
 
 export type PlannedAction =
-  | { kind: 'post' }
+  /** `notices`: the keys of the incident notices the first message carries (the story so far). */
+  | { kind: 'post'; notices?: string[] }
+  | { kind: 'notice'; notice: IncidentNotice }
   | { kind: 'change'; change: ChangeSummary }
   | { kind: 'stale'; lastSeenAt: number; alertmanager?: StaleAlertmanager }
   | { kind: 'reminder'; number: number }
@@ -48,6 +51,8 @@ export interface PlanInput {
    * incident's firing alerts (in any state), and whom the relay asked.
    */
   alertmanager?: { answered: boolean; reports: boolean; urls: readonly string[] } | undefined;
+  /** The incident's notices (escalations, lapses; domain/ladder.ts incidentNotices), oldest first. */
+  notices?: readonly IncidentNotice[] | undefined;
 }
 
 export { alertKey };
@@ -141,14 +146,22 @@ export function reminderDueAt(log: DeliveryLog, delivery: DeliveryTarget): numbe
 
 export function planDelivery(input: PlanInput): PlannedAction[] {
   const { snapshot, log, flags, delivery, now } = input;
-  if (!log.root) return [{ kind: 'post' }];
+  const notices = input.notices ?? [];
+  if (!log.root)
+    return [notices.length ? { kind: 'post', notices: notices.map((n) => n.key) } : { kind: 'post' }];
   const actions: PlannedAction[] = [];
   const change = log.told ? diffTold(log.told, snapshot) : undefined;
   if (change) actions.push({ kind: 'change', change });
+  // A resolve stops everything: escalations and lapses after it are old news, like "Acknowledged" below.
+  const told = new Set(log.noticesTold ?? []);
+  const untold = snapshot.status === 'firing' ? notices.filter((n) => !told.has(n.key)) : [];
+  for (const notice of untold) actions.push({ kind: 'notice', notice });
+  // A lapse told now makes a later acknowledgement news again.
+  const lapseTold = untold.some((n) => n.reminds);
   // Never tell a destination something older than it has been told: beside "Resolved" (sent now or
   // before), "Acknowledged" is old news. Resolved ends an incident for good (a later firing is a new
   // incident), so leaving it out here leaves it out for good: told, without a message.
-  if (flags.acknowledged && !log.acknowledgedNotified && snapshot.status !== 'resolved') {
+  if (flags.acknowledged && (!log.acknowledgedNotified || lapseTold) && snapshot.status !== 'resolved') {
     actions.push({ kind: 'acknowledged', by: flags.acknowledged.by, at: flags.acknowledged.at });
   }
   if (snapshot.status !== 'firing') return actions;
@@ -164,8 +177,8 @@ export function planDelivery(input: PlanInput): PlannedAction[] {
     return actions;
   }
   const due = reminderDueAt(log, delivery);
-  // A change just notified people, which restarts the clock: no reminder in the same run.
-  if (!change && due !== undefined && due <= now && !remindersPaused(flags, snapshot, now)) {
+  // A change or a lapse just notified people, which restarts the clock: no reminder in the same run.
+  if (!change && !lapseTold && due !== undefined && due <= now && !remindersPaused(flags, snapshot, now)) {
     actions.push({ kind: 'reminder', number: log.reminders + 1 });
   }
   return actions;

@@ -109,6 +109,30 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['channel'] as const,
       registers,
     }),
+    escalations: new Counter({
+      name: 'relay_escalations_total',
+      help: "Escalation ladder steps taken (a route's escalate: list; step counts from 1)",
+      labelNames: ['route', 'step'] as const,
+      registers,
+    }),
+    ackSeconds: new Histogram({
+      name: 'relay_ack_seconds',
+      help: 'Time from an incident’s first notification (or its last lapsed acknowledgement) to its acknowledgement',
+      buckets: [30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400],
+      registers,
+    }),
+    oncallUnknown: new Counter({
+      name: 'relay_oncall_unknown_total',
+      help: 'Escalation steps that could not tell who is on call in a schedule (unreadable calendar, no matching member)',
+      labelNames: ['schedule'] as const,
+      registers,
+    }),
+    oncallErrors: new Counter({
+      name: 'relay_oncall_errors_total',
+      help: 'Schedule faults found by the on-call resolver: failed iCal URL fetches, and answers that met an event whose SUMMARY names no member',
+      labelNames: ['schedule'] as const,
+      registers,
+    }),
     deadLetters: new Counter({
       name: 'relay_dead_letters_total',
       help: 'Delivery jobs that failed for good and were kept as dead letters',

@@ -4,6 +4,7 @@
  */
 import { encodeComponent, toWellFormed } from '../context/safe-text.js';
 import type { IncidentFlags } from '../domain/delivery-log.js';
+import type { IncidentNotice } from '../domain/ladder.js';
 import type { IncidentSnapshot, Labels } from '../domain/model.js';
 import { acknowledgementCovers } from '../domain/plan.js';
 import {
@@ -58,6 +59,10 @@ export interface MessageView {
   duration: string;
   acknowledged?: string | undefined;
   silenced?: string | undefined;
+  /** The ladder ahead: "unacknowledged 12m, escalates to #dispatch-duty in 3m" (firing, unacknowledged). */
+  escalation?: string | undefined;
+  /** The escalations and lapses so far, each with its time: the story a destination added later first hears. */
+  notices?: string[] | undefined;
   /** Where the whole incident can be read (PUBLIC_URL/api/incidents/{id}) when a message must be shortened. */
   incidentUrl?: string | undefined;
 }
@@ -124,6 +129,8 @@ export function buildView(
     context?: ContextView | undefined;
     severity?: string | undefined;
     incidentUrl?: string | undefined;
+    /** From domain/ladder.ts: the state line and the notices so far. */
+    ladder?: { state?: string | undefined; notices: readonly IncidentNotice[] } | undefined;
   },
 ): MessageView {
   const { now, flags = {} } = options;
@@ -187,6 +194,10 @@ export function buildView(
     incidentUrl,
     acknowledged: partOrElse(() => describeAcknowledgement(flags, snapshot, began), undefined),
     silenced: partOrElse(() => describeSilences(flags, now), undefined),
+    escalation: snapshot.status === 'firing' ? options.ladder?.state : undefined,
+    notices: options.ladder?.notices.length
+      ? options.ladder.notices.map((n) => toWellFormed(`${formatTime(n.at)} ${n.text}`))
+      : undefined,
   };
 }
 

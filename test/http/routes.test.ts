@@ -155,6 +155,34 @@ describe('GET and POST /ack/:token (routes/acknowledge-link.ts)', () => {
     expect(await again.text()).toContain('Already acknowledged by &lt;script&gt;');
   });
 
+  it('asks who is acknowledging and credits that name, as data; a bad name changes nothing', async () => {
+    const ref = await fire('ack-name');
+    const link = `/ack/${token(ref, 'oncall@coldchain.example')}`;
+    const page = await (await appWith().request(link)).text();
+    expect(page).toContain('<input id="name" name="name" required');
+    expect(page).toContain('value=""');
+    const form = (name: string) => ({
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ name }).toString(),
+    });
+    for (const bad of ['x'.repeat(101), 'Maria\r\nBcc: x@example.com']) {
+      const res = await appWith().request(link, form(bad));
+      expect(res.status).toBe(400);
+      expect(await res.text()).toContain('Nothing was acknowledged');
+    }
+    expect((await services.deliveries.loadFlags(ref.groupId, ref.incidentId)).acknowledged).toBeUndefined();
+
+    const name = 'Maria <b>Jansen</b>';
+    const done = await appWith().request(link, form(`  ${name} `));
+    expect(done.status).toBe(200);
+    expect(await done.text()).toContain('Acknowledged by Maria &lt;b&gt;Jansen&lt;/b&gt;');
+    const flags = await services.deliveries.loadFlags(ref.groupId, ref.incidentId);
+    expect(flags.acknowledged).toMatchObject({ by: name, via: 'email link' });
+    const again = await (await appWith().request(link)).text();
+    expect(again).toContain('Already acknowledged by Maria &lt;b&gt;Jansen&lt;/b&gt;');
+  });
+
   it('refuses a forged token (403), an expired one (410) and a malformed one (403)', async () => {
     const ref = await fire('ack-refused');
     const forged = signAckToken('another-secret', {

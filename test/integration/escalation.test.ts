@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningRelay, startRelay } from '../../src/app/relay.js';
+import { groupIdOf } from '../../src/domain/model.js';
 import { testConfig } from '../support/config.js';
 import { deliveryEnv, startHarness } from '../support/delivery.js';
 import type { FakeSlack } from '../support/fake-slack.js';
@@ -90,5 +91,22 @@ describe('escalation', () => {
     const qa = sink.messages.find((m) => m.to.includes('qa@coldchain.example'))!;
     expect(qa.subject).toMatch(/^\[CRITICAL\] ReeferTemperatureExcursion/);
     expect(qa.text).toContain('pharma-excursion-half-budget');
+
+    // Not silent (issue 14): the original thread says it, and the timeline dates it at the crossing.
+    await fake.waitFor(() => fake.replies(warning.ts).some((m) => m.text?.includes('Escalated:')), 10_000);
+    const reply = fake.replies(warning.ts).find((m) => m.text?.includes('Escalated:'))!.text!;
+    expect(reply).toMatch(/Escalated: .*has used \d+% of its 30 min budget/);
+    expect(reply).toContain('qa@coldchain.example');
+    expect(reply).toContain('notified');
+    const crossedAt = Date.parse(startsAt) + 15 * 60_000;
+    const { incidentId } = res.json() as { incidentId: string };
+    const flags = await relay.deliveries.loadFlags(groupIdOf(payload.receiver, payload.groupKey), incidentId);
+    expect(flags.escalation?.at).toBe(crossedAt);
+    const incident = (await (await fetch(`${relay.url}/api/incidents/${incidentId}`)).json()) as {
+      timeline: { at: string; event: string }[];
+    };
+    expect(incident.timeline.find((e) => e.event === 'escalated')?.at).toBe(
+      new Date(crossedAt).toISOString(),
+    );
   }, 30_000);
 });

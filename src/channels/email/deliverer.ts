@@ -40,6 +40,8 @@ export function emailDeliverer(deps: EmailChannelDeps): Deliverer {
         return [action.kind, action.lastSeenAt];
       case 'acknowledged':
         return [action.kind, action.by, action.at];
+      case 'notice':
+        return [action.kind, action.notice.key];
     }
   };
   /**

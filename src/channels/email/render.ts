@@ -66,7 +66,13 @@ function describeEvent(event: EmailEvent, view: MessageView, now: number): { lab
             label: 'Fired and resolved',
             text: `Fired at ${view.startedAt} and resolved after ${view.duration}.`,
           }
-        : { label: 'New incident', text: `Firing since ${view.startedAt}.` };
+        : {
+            label: 'New incident',
+            // A destination an escalation added hears the story so far in its first mail.
+            text: [`Firing since ${view.startedAt}.`, ...(view.notices ?? []).map((n) => `${n}.`)].join(' '),
+          };
+    case 'notice':
+      return { label: event.notice.label, text: `${event.notice.text}.` };
     case 'change': {
       const c = event.change;
       if (c.incidentResolved) return { label: 'Resolved', text: `Resolved after ${view.duration}.` };
@@ -149,7 +155,7 @@ export function loadEmailTemplates(dir: string = DEFAULT_TEMPLATES_DIR): EmailTe
         statusLine:
           view.status === 'resolved'
             ? `Started ${view.startedAt}, resolved after ${view.duration}.`
-            : `${view.counts.firing} firing${view.counts.resolved ? `, ${view.counts.resolved} resolved` : ''} · started ${view.startedAt} (${view.duration} ago)`,
+            : `${view.counts.firing} firing${view.counts.resolved ? `, ${view.counts.resolved} resolved` : ''} · started ${view.startedAt} (${view.duration} ago)${view.escalation ? ` · ${view.escalation}` : ''}`,
         ackUrl: view.status === 'firing' ? options.ackUrl : undefined,
       };
       return { subject: options.subject, html: html(data), text: text(data) };

@@ -9,6 +9,7 @@
  */
 import type { KnownBlock } from '@slack/types';
 import { toWellFormed } from '../../context/safe-text.js';
+import { type IncidentNotice, SLACK_USER_ID } from '../../domain/ladder.js';
 import type { ChangeSummary, StaleAlertmanager } from '../../domain/plan.js';
 import { colourOf } from '../../render/colours.js';
 import { formatElapsed, formatTime } from '../../render/describe.js';
@@ -192,7 +193,9 @@ export function renderSlackRoot(view: MessageView, options: SlackRenderOptions =
       `:warning: Alertmanager left ${view.truncatedAlerts} more alert${view.truncatedAlerts > 1 ? 's' : ''} out of this notification (max_alerts).`,
     );
   head.push(...sections(alertLines, more));
-  const status = [view.acknowledged, view.silenced].filter((x): x is string => Boolean(x)).map(e);
+  const status = [view.acknowledged, view.silenced, ...(view.notices ?? []), view.escalation]
+    .filter((x): x is string => Boolean(x))
+    .map(e);
   if (status.length) head.push(section(status.join('\n'), more));
   const tail: Block[] = [];
   if (view.links.length)
@@ -283,4 +286,14 @@ export function renderStaleReply(lastSeenAt: number, now: number, alertmanager?:
 
 export function renderAcknowledgedReply(by: string, at: number, startedAt: number): string {
   return `:eyes: Acknowledged by ${shorten(escapeMrkdwn(toWellFormed(by)), 200)} at ${formatTime(at)}, ${formatElapsed(at - startedAt)} after it fired. Reminders stop; new alerts in this group resume them.`;
+}
+
+/** An escalation or a lapse, in the thread; mentions only of Slack user ids from configuration or a schedule. */
+export function renderNoticeReply(notice: IncidentNotice): string {
+  const mentions = notice.mentions.filter((id) => SLACK_USER_ID.test(id)).map((id) => `<@${id}>`);
+  const mark = notice.reminds ? ':alarm_clock:' : ':arrow_double_up:';
+  return shorten(
+    `${mark} ${escapeMrkdwn(toWellFormed(notice.text))}.${mentions.length ? ` ${mentions.join(' ')}` : ''}`,
+    SLACK_LIMITS.text,
+  );
 }

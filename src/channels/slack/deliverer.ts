@@ -15,6 +15,7 @@ import { slackActionBlocks } from './actions.js';
 import {
   renderAcknowledgedReply,
   renderChangeReply,
+  renderNoticeReply,
   renderReminderReply,
   renderSlackPlain,
   renderSlackRoot,
@@ -147,6 +148,8 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
           .slice(0, 16)}`;
       case 'reminder':
         return `reminder:${action.number}`;
+      case 'notice':
+        return `notice:${action.notice.key}`;
       case 'stale':
         return `stale:${action.lastSeenAt}`;
       case 'acknowledged':
@@ -437,6 +440,9 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
           break;
         case 'acknowledged':
           await reply(r, action, renderAcknowledgedReply(action.by, action.at, r.snapshot.startedAt));
+          break;
+        case 'notice':
+          await reply(r, action, renderNoticeReply(action.notice));
           break;
       }
       applyAction(r, action);

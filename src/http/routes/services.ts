@@ -20,5 +20,7 @@ export interface RouteServices {
   silenceDurations: number[];
   ackSecret: string | undefined;
   maxBodyBytes: number;
+  /** The name of the on-call schedule member with this email address (the acknowledge page prefills it). */
+  personOf?: ((address: string) => string | undefined) | undefined;
   now?: () => number;
 }
