@@ -1,11 +1,12 @@
 /**
- * An incident's timeline (fired, notified where, reminders, acknowledged, silenced, resolved), derived
- * from what is already stored — the snapshot, the flags and each delivery's bounded log — so there is
- * no second record to keep in step.
+ * An incident's timeline (fired, notified where, reminders, escalations, acknowledged, silenced, dead
+ * letters, resolved, and the next reminder), derived from what is already stored — the snapshot, the flags
+ * and each delivery's bounded log — so there is no second record to keep in step.
  */
 
 import type { DeliveryLog, IncidentFlags } from '../domain/delivery-log.js';
 import type { DeliveryTarget, IncidentSnapshot } from '../domain/model.js';
+import { firedAt, incidentNextReminderAt } from '../incidents/list-item.js';
 
 export interface TimelineEntry {
   at: string;
@@ -20,15 +21,17 @@ export function buildTimeline(
   flags: IncidentFlags,
   targets: readonly DeliveryTarget[],
   logs: readonly DeliveryLog[],
+  /** `now` adds the next reminder (a pause is judged at this time). */
+  options: { now?: number } = {},
 ): TimelineEntry[] {
   const entries: { at: number; event: string; detail: string }[] = [];
-  const starts = snapshot.alerts.map((a) => Date.parse(a.startsAt)).filter((t) => !Number.isNaN(t));
+  const fired = firedAt(snapshot);
   entries.push({
-    at: Math.min(snapshot.startedAt, ...starts),
+    at: fired,
     event: 'fired',
     detail: `${snapshot.alerts.length} alert(s), severity ${snapshot.severity}`,
   });
-  if (snapshot.startedAt > Math.min(...starts, Infinity)) {
+  if (snapshot.startedAt > fired) {
     entries.push({
       at: snapshot.startedAt,
       event: 'received',
@@ -37,15 +40,22 @@ export function buildTimeline(
   }
   targets.forEach((target, i) => {
     for (const e of logs[i]?.events ?? []) {
-      entries.push({
-        at: e.at,
-        event: e.action === 'post' ? 'notified' : e.action,
-        detail: `${target.kind} ${target.target} (${e.outcome})`,
-      });
+      const where = `${target.kind} ${target.target}`;
+      entries.push(
+        e.outcome === 'dead_lettered'
+          ? { at: e.at, event: 'dead-lettered', detail: `${where}: ${e.detail ?? 'delivery failed'}` }
+          : {
+              at: e.at,
+              event: e.action === 'post' ? 'notified' : e.action,
+              detail: `${where} (${e.outcome})`,
+            },
+      );
     }
   });
   if (flags.acknowledged)
     entries.push({ at: flags.acknowledged.at, event: 'acknowledged', detail: `by ${flags.acknowledged.by}` });
+  for (const lapse of flags.ackLapses ?? [])
+    entries.push({ at: lapse.at, event: 'acknowledgement lapsed', detail: `acknowledged by ${lapse.by}` });
   for (const s of flags.silences ?? []) {
     entries.push({
       at: s.until,
@@ -53,12 +63,33 @@ export function buildTimeline(
       detail: `silence ${s.id} on ${s.alertmanager} by ${s.by}, ${s.matched} alert(s) matched`,
     });
   }
+  // Escalations recorded before their time was kept show at the incident's start, as they used to.
   if (flags.escalation)
-    entries.push({ at: snapshot.startedAt, event: 'escalated', detail: flags.escalation.reason });
+    entries.push({
+      at: flags.escalation.at ?? snapshot.startedAt,
+      event: 'escalated',
+      detail: flags.escalation.reason,
+    });
+  for (const step of flags.ladder?.steps ?? []) {
+    const parts = [
+      step.targets.length ? `notified ${step.targets.join(', ')}` : '',
+      step.mentions.length ? `${step.mentions.length} mention(s)` : '',
+      step.unknown.length ? `unknown: ${step.unknown.join('; ')}` : '',
+    ].filter(Boolean);
+    entries.push({
+      at: step.at,
+      event: 'escalation step',
+      detail: `step ${step.step + 1} of route ${flags.ladder?.route}${parts.length ? `: ${parts.join(', ')}` : ''}`,
+    });
+  }
   if (snapshot.resolvedAt)
     entries.push({ at: snapshot.resolvedAt, event: 'resolved', detail: 'every alert in the group resolved' });
-  return entries
-    .sort((a, b) => a.at - b.at)
-    .slice(-MAX_ENTRIES)
-    .map((e) => ({ at: new Date(e.at).toISOString(), event: e.event, detail: e.detail }));
+  if (options.now !== undefined) {
+    const deliveries = targets.map((target, i) => ({ target, log: logs[i] as DeliveryLog }));
+    const next = incidentNextReminderAt({ snapshot, flags, deliveries }, options.now);
+    if (next !== undefined)
+      entries.push({ at: next, event: 'next reminder', detail: 'unless acknowledged, silenced or resolved' });
+  }
+  const sorted = entries.sort((a, b) => a.at - b.at).slice(-MAX_ENTRIES);
+  return sorted.map((e) => ({ at: new Date(e.at).toISOString(), event: e.event, detail: e.detail }));
 }

@@ -33,6 +33,7 @@ import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { RedisAlertStore } from '../store/alert-store.js';
 import { DeliveryLocks } from '../store/delivery-locks.js';
 import { DeliveryStore } from '../store/delivery-store.js';
+import { IncidentIndex } from '../store/incident-index.js';
 import {
   checkEvictionPolicy,
   createProducerRedis,
@@ -327,7 +328,7 @@ async function closeWorker(w: Worker, what: string, graceMs: number, logger: Log
 /** What the route groups get: the producer's stores and queues, and the secrets that guard each route. */
 function routeServicesOf(
   config: Config,
-  parts: Pick<RouteServices, 'alerts' | 'deliveries' | 'queue' | 'interactions' | 'metrics'>,
+  parts: Pick<RouteServices, 'alerts' | 'deliveries' | 'index' | 'queue' | 'interactions' | 'metrics'>,
   options: RelayOptions,
 ): RouteServices {
   return {
@@ -419,7 +420,18 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
     mount: (app) =>
       registerRoutes(
         app,
-        routeServicesOf(config, { alerts: store, deliveries, queue, interactions, metrics }, options),
+        routeServicesOf(
+          config,
+          {
+            alerts: store,
+            deliveries,
+            index: new IncidentIndex(redis, policy.redis_prefix),
+            queue,
+            interactions,
+            metrics,
+          },
+          options,
+        ),
       ),
     refreshGauges: async () => {
       await replicas.check().catch(() => undefined); // sets relay_redis_replicas; /readyz reports the reason

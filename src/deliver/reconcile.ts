@@ -16,7 +16,7 @@ import { RateLimitedError } from '../channels/errors.js';
 import type { Deliverer, DeliveryRun } from '../channels/registry.js';
 import type { Policy } from '../config/config.js';
 import type { IncidentFlags } from '../domain/delivery-log.js';
-import { incidentDestinations } from '../domain/destinations.js';
+import { effectiveDelivery, incidentDestinations } from '../domain/destinations.js';
 import type { ChannelKind, DeliveryTarget, IncidentSnapshot } from '../domain/model.js';
 import { needsAlertmanager, nextWake, type PlanInput, planDelivery } from '../domain/plan.js';
 import type { DeliveryQueuePort, ReconcileJobData } from '../enqueue/delivery-queue.js';
@@ -102,16 +102,6 @@ function escalatedTargets(
   return targets;
 }
 
-/** An escalated incident reminds at the shortest repeat of the destinations its escalation added. */
-function effectiveDelivery(delivery: DeliveryTarget, flags: IncidentFlags): DeliveryTarget {
-  const escalatedRepeat = (flags.extraDeliveries ?? []).map((t) => t.repeatSeconds).filter((r) => r > 0);
-  if (!flags.escalation || escalatedRepeat.length === 0) return delivery;
-  const repeat = Math.min(...escalatedRepeat);
-  return delivery.repeatSeconds === 0 || repeat < delivery.repeatSeconds
-    ? { ...delivery, repeatSeconds: repeat }
-    : delivery;
-}
-
 export async function reconcileDelivery(
   job: ReconcileRunData,
   deps: ReconcileDeps,
@@ -132,6 +122,9 @@ export async function reconcileDelivery(
       return { status: 'gone', reason: `delivery ${deliveryId} is not part of incident ${incidentId}` };
 
     const context = deps.context ? await deps.context.describe(snapshot, now) : undefined;
+    // Kept while firing only: a resolved group's context has no running budget, and the list shows the last.
+    if (context?.coldChain && snapshot.status === 'firing')
+      await deps.deliveries.saveColdChain(groupId, incidentId, context.coldChain);
     if (context?.escalation) flags = await recordEscalation(snapshot, context, flags, deps);
     const delivery = effectiveDelivery(base, flags);
     const log = await deps.deliveries.loadLog(groupId, incidentId, deliveryId);
