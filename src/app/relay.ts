@@ -26,6 +26,7 @@ import { startDeliveryWorkers } from '../deliver/worker.js';
 import type { ChannelKind } from '../domain/model.js';
 import { BullDeliveryQueue } from '../enqueue/delivery-queue.js';
 import { createApp } from '../http/app.js';
+import { register as registerConsole } from '../http/routes/console.js';
 import { registerRoutes } from '../http/routes/index.js';
 import type { RouteServices } from '../http/routes/services.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -45,6 +46,7 @@ import {
 import { configHashOf, startRelayHeartbeat } from '../store/relay-heartbeat.js';
 import { createReplicaGate } from '../store/replicas.js';
 import { runOnlineChecks } from './checks.js';
+import { consoleServicesOf } from './console.js';
 
 export interface RelayOptions {
   logger?: Logger;
@@ -417,7 +419,12 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
       for (const [kind, worker] of Object.entries(workers ?? {}))
         if (!worker.isRunning()) throw new Error(`the ${kind} delivery worker is not running`);
     },
-    mount: (app) =>
+    mount: (app) => {
+      // First: the console's guards cover /api/* too, and a guard runs only before the routes it precedes.
+      registerConsole(
+        app,
+        consoleServicesOf(config, { redis, alerts: store, deliveries, queue, interactions }, options.now),
+      );
       registerRoutes(
         app,
         routeServicesOf(
@@ -432,7 +439,8 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
           },
           options,
         ),
-      ),
+      );
+    },
     refreshGauges: async () => {
       await replicas.check().catch(() => undefined); // sets relay_redis_replicas; /readyz reports the reason
       await refreshQueueGauges(queue, metrics);
