@@ -20,12 +20,16 @@ nav a[aria-current="page"] { font-weight: 700; text-decoration: none; color: var
 .strip .ok::before { content: "● "; color: var(--ok); }
 .strip .bad::before { content: "▲ "; color: var(--bad); }
 .strip .bad { color: var(--bad); }
-main { padding: 12px 16px 40px; max-width: 1400px; }
+main { padding: 12px 16px 40px; }
 h1 { font-size: 22px; margin: 8px 0 12px; }
 h2 { font-size: 17px; margin: 24px 0 8px; }
 .muted { color: var(--muted); }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
+span.id, time { white-space: nowrap; }
+td.deliveries { overflow-wrap: anywhere; min-width: 14em; }
+caption { text-align: left; padding: 4px 0 8px; }
+.outcome-dead_lettered { color: var(--bad); font-weight: 700; }
 th { font-size: 13px; color: var(--muted); font-weight: 600; }
 tr.sev-critical td:first-child { border-left: 6px solid var(--critical); }
 tr.sev-warning td:first-child { border-left: 6px solid #d49b00; }

@@ -42,11 +42,7 @@ let sink: SmtpSink;
 let relay: RunningRelay;
 let browser: Browser;
 let operator: BrowserContext;
-const incidents: { reefer: string; group: string; postgres: string } = {
-  reefer: '',
-  group: '',
-  postgres: '',
-};
+const incidents = { reefer: '', group: '', postgres: '', cpu: '' };
 
 async function shoot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
@@ -105,13 +101,19 @@ describe.skipIf(!chromiumLookup.found && !browserRequired)('operator console in 
     incidents.group = await postWithToken(
       startedAgo(inGroup(fixture('group-first-replica-a'), 'browser-pair'), minutesAgo(3)),
     );
+    // A warning too, so the list shows more than one severity.
+    incidents.cpu = await postWithToken(
+      startedAgo(inGroup(fixture('firing-high-cpu'), 'browser'), minutesAgo(9)),
+    );
     await fake.waitFor(
-      () => rootsOf(fake, incidents.reefer).length === 1 && rootsOf(fake, incidents.group).length === 1,
+      () => [incidents.reefer, incidents.group, incidents.cpu].every((id) => rootsOf(fake, id).length === 1),
       WAIT,
     );
     await waitForIdle(relay, { dueWithinMs: 5000 });
     fake.failNext('chat.postMessage', { kind: 'error', error: 'channel_not_found' });
-    incidents.postgres = await postWithToken(inGroup(fixture('firing-postgresql-down'), 'browser'));
+    incidents.postgres = await postWithToken(
+      startedAgo(inGroup(fixture('firing-postgresql-down'), 'browser'), minutesAgo(2)),
+    );
     await pollUntil(
       async () => (await deadLettersOf(incidents.postgres)).length === 1,
       WAIT,
@@ -122,7 +124,7 @@ describe.skipIf(!chromiumLookup.found && !browserRequired)('operator console in 
     browser = await chromium.launch({ executablePath, args: LAUNCH_ARGS });
     operator = await browser.newContext({
       httpCredentials: { username: 'night-shift', password: TOKEN },
-      viewport: { width: 1400, height: 900 },
+      viewport: { width: 1600, height: 900 },
     });
   }, 60_000);
 
@@ -161,7 +163,7 @@ describe.skipIf(!chromiumLookup.found && !browserRequired)('operator console in 
     expect(response?.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
     expect(response?.headers()['x-content-type-options']).toBe('nosniff');
     const rows = page.locator('tbody tr');
-    await expect.poll(() => rows.count()).toBe(3);
+    await expect.poll(() => rows.count()).toBe(4);
     const reefer = page.locator('tr', { has: page.locator(`a[href="/incidents/${incidents.reefer}"]`) });
     const group = page.locator('tr', { has: page.locator(`a[href="/incidents/${incidents.group}"]`) });
     const reeferText = await reefer.innerText();
@@ -174,6 +176,9 @@ describe.skipIf(!chromiumLookup.found && !browserRequired)('operator console in 
     expect(groupText).toContain('TRK-0077');
     expect(groupText).toContain('SHP-0077');
     expect(groupText).toMatch(/firing/);
+    const cpu = page.locator('tr', { has: page.locator(`a[href="/incidents/${incidents.cpu}"]`) });
+    expect(await cpu.innerText()).toContain('WARNING');
+    expect(await cpu.getAttribute('class')).toContain('sev-warning');
     // The header strip: queue depth, paced channels, preview, Redis and (unset) Alertmanager.
     const strip = await page.locator('.strip').innerText();
     expect(strip).toMatch(/Queue depth \d+/);
@@ -256,6 +261,11 @@ describe.skipIf(!chromiumLookup.found && !browserRequired)('operator console in 
     );
     await page.goto(`${relay.url}/dead-letters`);
     expect(await page.locator('main').innerText()).toContain('No dead letters');
+    // The list after both actions, as the README shows it (docs/console.png is a copy of this one).
+    await page.goto(`${relay.url}/?refresh=off`);
+    const reefer = page.locator('tr', { has: page.locator(`a[href="/incidents/${incidents.reefer}"]`) });
+    expect(await reefer.innerText()).toContain('acknowledged');
+    await shoot(page, 'overview');
     await page.close();
   });
 

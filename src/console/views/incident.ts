@@ -90,7 +90,7 @@ function deliveriesSection(detail: IncidentDetail, now: number): Html {
           ? html`thread “${root.subject ?? ''}”<br><span class="muted">Message-ID <code>${root.messageId}</code>, ${String(log.references.length)} mail(s)</span>`
           : html`<span class="muted">no mail sent yet</span>`;
     return html`<tr><td>${target.kind}</td><td>${target.target} <span class="muted">(route ${target.route})</span></td>
-<td>${log.lastOutcome ? log.lastOutcome.replace('_', '-') : 'pending'}</td><td>${message}</td><td>${String(log.reminders)}</td>
+<td class="outcome-${log.lastOutcome ?? 'pending'}">${log.lastOutcome ? log.lastOutcome.replace('_', '-') : 'pending'}</td><td>${message}</td><td>${String(log.reminders)}</td>
 <td>${nextReminderAt ? time(nextReminderAt, now) : html`<span class="muted">none</span>`}</td></tr>`;
   })}</tbody>
 </table>`;

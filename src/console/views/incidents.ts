@@ -20,7 +20,7 @@ function deliveriesCell(item: IncidentListItem): Html {
   if (item.deliveries.length === 0) return html`<span class="muted">none yet</span>`;
   return html`${item.deliveries.map(
     (d, i) =>
-      html`${i ? html`<br>` : ''}${d.kind} ${d.target}: ${d.lastOutcome ? d.lastOutcome.replace('_', '-') : 'pending'}`,
+      html`${i ? html`<br>` : ''}${d.kind} ${d.target}: <span class="outcome-${d.lastOutcome ?? 'pending'}">${d.lastOutcome ? d.lastOutcome.replace('_', '-') : 'pending'}</span>`,
   )}`;
 }
 
@@ -30,6 +30,12 @@ function stateCell(item: IncidentListItem, now: number): Html {
   if (item.silencedUntil) parts.push(html`<br>silenced until ${time(item.silencedUntil, now)}`);
   if (item.escalationStep > 0) parts.push(html`<br>escalation step ${String(item.escalationStep)}`);
   return html`${parts}`;
+}
+
+/** Vehicle and shipment ids, each kept on one line (they hold hyphens). */
+function ids(values: readonly string[]): Html {
+  if (values.length === 0) return html`<span class="muted">–</span>`;
+  return html`${values.map((v, i) => html`${i ? ', ' : ''}<span class="id">${v}</span>`)}`;
 }
 
 function budgetCell(pct: number | undefined): Html {
@@ -45,13 +51,13 @@ function row(item: IncidentListItem, now: number): Html {
 <td>${severityBadge(item.severity)}</td>
 <td>${stateCell(item, now)}</td>
 <td><a href="/incidents/${item.id}">${item.title}</a></td>
-<td>${cc.vehicles.join(', ') || html`<span class="muted">–</span>`}</td>
-<td>${cc.shipments.join(', ') || html`<span class="muted">–</span>`}</td>
+<td>${ids(cc.vehicles)}</td>
+<td>${ids(cc.shipments)}</td>
 <td>${cc.cargoRange ?? html`<span class="muted">–</span>`}</td>
 <td>${budgetCell(cc.budgetUsedPct)}</td>
 <td>${time(item.firingSince, now)}${item.resolvedAt ? html`<br>resolved ${time(item.resolvedAt, now)}` : ''}</td>
 <td>${item.nextReminderAt ? time(item.nextReminderAt, now) : html`<span class="muted">none</span>`}</td>
-<td>${deliveriesCell(item)}</td>
+<td class="deliveries">${deliveriesCell(item)}</td>
 </tr>`;
 }
 
