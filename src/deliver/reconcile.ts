@@ -20,6 +20,7 @@ import { effectiveDelivery, incidentDestinations } from '../domain/destinations.
 import type { ChannelKind, DeliveryTarget, IncidentSnapshot } from '../domain/model.js';
 import { needsAlertmanager, nextWake, type PlanInput, planDelivery } from '../domain/plan.js';
 import type { DeliveryQueuePort, ReconcileJobData } from '../enqueue/delivery-queue.js';
+import { incidentPageUrl } from '../incidents/links.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { buildView } from '../render/view.js';
@@ -28,6 +29,7 @@ import type { AlertStore } from '../store/alert-store.js';
 import type { DeliveryLocks } from '../store/delivery-locks.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
 import type { ContextOutcome, ContextStage } from './context-stage.js';
+import { reportingSends } from './delivery-report.js';
 
 export interface ReconcileDeps {
   alerts: AlertStore;
@@ -157,7 +159,7 @@ export async function reconcileDelivery(
       flags,
       context: context?.view,
       severity: context?.severity,
-      incidentUrl: deps.publicUrl ? `${deps.publicUrl}/api/incidents/${snapshot.incidentId}` : undefined,
+      incidentUrl: deps.publicUrl ? incidentPageUrl(deps.publicUrl, snapshot.incidentId) : undefined,
     });
     const run: DeliveryRun = {
       snapshot,
@@ -202,8 +204,10 @@ export async function reconcileDelivery(
     const deliverer = deps.deliverers[delivery.kind];
     // A periodic check that changed nothing leaves the message alone: only its elapsed time would change.
     const checkOnly = job.check === true && actions.length === 0 && !changedByAlertmanager;
-    if (actions[0]?.kind !== 'post' && !checkOnly) await deliverer.sync(run);
-    for (const action of actions) await deliverer.perform(run, action);
+    if (actions[0]?.kind !== 'post' && !checkOnly)
+      await reportingSends(run, deps.logger, () => deliverer.sync(run));
+    for (const action of actions)
+      await reportingSends(run, deps.logger, () => deliverer.perform(run, action));
 
     // Ingest queues only the destinations of the first notification; escalated ones follow each change here.
     const extra = (flags.extraDeliveries ?? []).filter((d) => d.id !== deliveryId);
@@ -258,6 +262,11 @@ async function recordEscalation(
         rule: escalation.rule,
         reason: escalation.reason,
         ...(escalation.severity ? { severity: escalation.severity } : {}),
+        // When the relay found the rule true (a context re-check runs at each threshold): the timeline's time.
+        at:
+          current.escalation?.rule === escalation.rule && current.escalation.at !== undefined
+            ? current.escalation.at
+            : (deps.now ?? Date.now)(),
       },
       extraDeliveries: [...(current.extraDeliveries ?? []), ...fresh],
     };

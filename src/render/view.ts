@@ -58,7 +58,7 @@ export interface MessageView {
   duration: string;
   acknowledged?: string | undefined;
   silenced?: string | undefined;
-  /** Where the whole incident can be read (PUBLIC_URL/api/incidents/{id}) when a message must be shortened. */
+  /** The incident's console page (PUBLIC_URL/incidents/{id}): the footer's link, and where a shortened message points. */
   incidentUrl?: string | undefined;
 }
 
