@@ -1,12 +1,13 @@
 /**
- * An incident's timeline (fired, notified where, reminders, acknowledged, silenced, resolved), derived
- * from what is already stored — the snapshot, the flags and each delivery's bounded log — so there is
- * no second record to keep in step.
+ * An incident's timeline (fired, notified where, reminders, escalations, acknowledged, silenced, dead
+ * letters, resolved, and the next reminder), derived from what is already stored — the snapshot, the flags
+ * and each delivery's bounded log — so there is no second record to keep in step.
  */
 
 import type { DeliveryLog, IncidentFlags } from '../domain/delivery-log.js';
 import { incidentNotices, type LadderStep } from '../domain/ladder.js';
 import type { DeliveryTarget, IncidentSnapshot } from '../domain/model.js';
+import { firedAt, incidentNextReminderAt } from '../incidents/list-item.js';
 
 export interface TimelineEntry {
   at: string;
@@ -21,17 +22,17 @@ export function buildTimeline(
   flags: IncidentFlags,
   targets: readonly DeliveryTarget[],
   logs: readonly DeliveryLog[],
-  /** The incident's ladder, so a step's entry says after how long it was taken. */
-  steps?: readonly LadderStep[],
+  /** `now` adds the next reminder (a pause is judged at this time); `steps`, the incident's ladder, says after how long each step was taken. */
+  options: { now?: number; steps?: readonly LadderStep[] } = {},
 ): TimelineEntry[] {
   const entries: { at: number; event: string; detail: string }[] = [];
-  const starts = snapshot.alerts.map((a) => Date.parse(a.startsAt)).filter((t) => !Number.isNaN(t));
+  const fired = firedAt(snapshot);
   entries.push({
-    at: Math.min(snapshot.startedAt, ...starts),
+    at: fired,
     event: 'fired',
     detail: `${snapshot.alerts.length} alert(s), severity ${snapshot.severity}`,
   });
-  if (snapshot.startedAt > Math.min(...starts, Infinity)) {
+  if (snapshot.startedAt > fired) {
     entries.push({
       at: snapshot.startedAt,
       event: 'received',
@@ -40,11 +41,16 @@ export function buildTimeline(
   }
   targets.forEach((target, i) => {
     for (const e of logs[i]?.events ?? []) {
-      entries.push({
-        at: e.at,
-        event: e.action === 'post' ? 'notified' : e.action,
-        detail: `${target.kind} ${target.target} (${e.outcome})`,
-      });
+      const where = `${target.kind} ${target.target}`;
+      entries.push(
+        e.outcome === 'dead_lettered'
+          ? { at: e.at, event: 'dead-lettered', detail: `${where}: ${e.detail ?? 'delivery failed'}` }
+          : {
+              at: e.at,
+              event: e.action === 'post' ? 'notified' : e.action,
+              detail: `${where} (${e.outcome})`,
+            },
+      );
     }
   });
   if (flags.acknowledged)
@@ -61,7 +67,7 @@ export function buildTimeline(
     });
   }
   // The catalog's escalation, each ladder step and each lapse, dated when they happened.
-  for (const notice of incidentNotices(flags, snapshot.startedAt, steps)) {
+  for (const notice of incidentNotices(flags, snapshot.startedAt, options.steps)) {
     entries.push({
       at: notice.at,
       event: notice.reminds ? 'acknowledgement lapsed' : 'escalated',
@@ -70,8 +76,12 @@ export function buildTimeline(
   }
   if (snapshot.resolvedAt)
     entries.push({ at: snapshot.resolvedAt, event: 'resolved', detail: 'every alert in the group resolved' });
-  return entries
-    .sort((a, b) => a.at - b.at)
-    .slice(-MAX_ENTRIES)
-    .map((e) => ({ at: new Date(e.at).toISOString(), event: e.event, detail: e.detail }));
+  if (options.now !== undefined) {
+    const deliveries = targets.map((target, i) => ({ target, log: logs[i] as DeliveryLog }));
+    const next = incidentNextReminderAt({ snapshot, flags, deliveries }, options.now);
+    if (next !== undefined)
+      entries.push({ at: next, event: 'next reminder', detail: 'unless acknowledged, silenced or resolved' });
+  }
+  const sorted = entries.sort((a, b) => a.at - b.at).slice(-MAX_ENTRIES);
+  return sorted.map((e) => ({ at: new Date(e.at).toISOString(), event: e.event, detail: e.detail }));
 }

@@ -8,6 +8,7 @@ import { type IncidentRef, reconcileAll } from '../ack/acknowledge.js';
 import type { IncidentFlags } from '../domain/delivery-log.js';
 import type { IncidentSnapshot } from '../domain/model.js';
 import type { DeliveryQueuePort } from '../enqueue/delivery-queue.js';
+import { incidentPageUrl } from '../incidents/links.js';
 import type { AlertStore } from '../store/alert-store.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
 import { groupFilters } from './alerts.js';
@@ -112,7 +113,7 @@ export async function silenceIncident(
     snapshot,
     durationMs,
     by,
-    comment: `Silenced from Slack by ${by} for incident ${snapshot.incidentId}: ${deps.publicUrl}/api/incidents/${snapshot.incidentId}`,
+    comment: `Silenced from Slack by ${by} for incident ${snapshot.incidentId}: ${incidentPageUrl(deps.publicUrl, snapshot.incidentId)}`,
     now,
   });
   if (created.length === 0)

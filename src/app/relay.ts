@@ -29,6 +29,7 @@ import type { ChannelKind } from '../domain/model.js';
 import { BullDeliveryQueue } from '../enqueue/delivery-queue.js';
 import { WriteAheadLog } from '../enqueue/write-ahead.js';
 import { createApp } from '../http/app.js';
+import { register as registerConsole } from '../http/routes/console.js';
 import { registerRoutes } from '../http/routes/index.js';
 import type { RouteServices } from '../http/routes/services.js';
 import { drainAtBoot, type RunningPump, startPump } from '../ingest/pump.js';
@@ -39,6 +40,7 @@ import type { OnCallResolver } from '../oncall/types.js';
 import { RedisAlertStore } from '../store/alert-store.js';
 import { DeliveryLocks } from '../store/delivery-locks.js';
 import { DeliveryStore } from '../store/delivery-store.js';
+import { IncidentIndex } from '../store/incident-index.js';
 import {
   checkEvictionPolicy,
   createProducerRedis,
@@ -50,6 +52,7 @@ import {
 import { configHashOf, startRelayHeartbeat } from '../store/relay-heartbeat.js';
 import { createReplicaGate } from '../store/replicas.js';
 import { runOnlineChecks } from './checks.js';
+import { consoleServicesOf } from './console.js';
 
 export interface RelayOptions {
   logger?: Logger;
@@ -377,7 +380,7 @@ async function closeWorker(w: Worker, what: string, graceMs: number, logger: Log
 /** What the route groups get: the producer's stores and queues, and the secrets that guard each route. */
 function routeServicesOf(
   config: Config,
-  parts: Pick<RouteServices, 'alerts' | 'deliveries' | 'queue' | 'interactions' | 'metrics'>,
+  parts: Pick<RouteServices, 'alerts' | 'deliveries' | 'index' | 'queue' | 'interactions' | 'metrics'>,
   options: RelayOptions,
 ): RouteServices {
   return {
@@ -480,11 +483,28 @@ export async function startRelay(config: Config, options: RelayOptions = {}): Pr
         if (!worker.isRunning()) throw new Error(`the ${kind} delivery worker is not running`);
       if (running && !running.pump.isRunning()) throw new Error('the write-ahead pump is not running');
     },
-    mount: (app) =>
+    mount: (app) => {
+      // First: the console's guards cover /api/* too, and a guard runs only before the routes it precedes.
+      registerConsole(
+        app,
+        consoleServicesOf(config, { redis, alerts: store, deliveries, queue, interactions }, options.now),
+      );
       registerRoutes(
         app,
-        routeServicesOf(config, { alerts: store, deliveries, queue, interactions, metrics }, options),
-      ),
+        routeServicesOf(
+          config,
+          {
+            alerts: store,
+            deliveries,
+            index: new IncidentIndex(redis, policy.redis_prefix),
+            queue,
+            interactions,
+            metrics,
+          },
+          options,
+        ),
+      );
+    },
     refreshGauges: async () => {
       await replicas.check().catch(() => undefined); // sets relay_redis_replicas; /readyz reports the reason
       await refreshQueueGauges(queue, writeAhead, metrics);

@@ -4,9 +4,9 @@
  * Each kind's queue numbers its jobs on its own, so a dead letter is named `KIND/JOB_ID` (`slack/12`).
  */
 
-import type { Job } from 'bullmq';
 import { ConfigError, loadConfig } from '../config/config.js';
-import { BullDeliveryQueue, type ReconcileJobData } from '../enqueue/delivery-queue.js';
+import { listDeadLetters, retryDeadLetters } from '../enqueue/dead-letters.js';
+import { BullDeliveryQueue } from '../enqueue/delivery-queue.js';
 import { RedisAlertStore } from '../store/alert-store.js';
 import { createWorkerRedis } from '../store/redis.js';
 
@@ -29,34 +29,25 @@ async function main(): Promise<number> {
     retentionSeconds: config.policy.delivery.retention,
   });
   try {
-    const nameOf = (job: Job<ReconcileJobData>) => `${job.data.kind}/${job.id}`;
-    const failed = (await queue.getJobs(['failed'])).filter(
-      (j) => ids.length === 0 || ids.includes(nameOf(j)),
-    );
     if (command === 'list') {
-      if (failed.length === 0) process.stdout.write('no dead letters\n');
-      for (const job of failed) {
-        const snapshot = await store.loadIncident(job.data.groupId, job.data.incidentId);
-        const delivery = snapshot?.deliveries.find((d) => d.id === job.data.deliveryId);
+      const letters = await listDeadLetters(queue, store, ids);
+      if (letters.length === 0) process.stdout.write('no dead letters\n');
+      for (const letter of letters) {
         process.stdout.write(
-          `${nameOf(job)}  failed ${new Date(job.finishedOn ?? 0).toISOString()}  after ${job.attemptsMade} attempt(s)\n` +
-            `    incident ${job.data.incidentId} (${snapshot?.commonLabels.alertname ?? 'expired'}) → ${delivery ? `${delivery.kind} ${delivery.target}` : `${job.data.kind} ${job.data.deliveryId}`}\n` +
-            `    reason: ${job.failedReason}\n`,
+          `${letter.name}  failed ${new Date(letter.failedAt).toISOString()}  after ${letter.attempts} attempt(s)\n` +
+            `    incident ${letter.incidentId} (${letter.alertname ?? 'expired'}) → ${letter.kind} ${letter.target}\n` +
+            `    reason: ${letter.reason}\n`,
         );
       }
       return 0;
     }
-    for (const job of failed) {
-      await job.retry('failed');
-      process.stdout.write(`retried ${nameOf(job)} (incident ${job.data.incidentId})\n`);
-    }
-    if (ids.length && failed.length < ids.length) {
-      process.stderr.write(
-        `not found among dead letters: ${ids.filter((id) => !failed.some((j) => nameOf(j) === id)).join(', ')}\n`,
-      );
+    const { retried, missing } = await retryDeadLetters(queue, ids);
+    for (const r of retried) process.stdout.write(`retried ${r.name} (incident ${r.incidentId})\n`);
+    if (missing.length) {
+      process.stderr.write(`not found among dead letters: ${missing.join(', ')}\n`);
       return 1;
     }
-    if (failed.length === 0) process.stdout.write('no dead letters to retry\n');
+    if (retried.length === 0) process.stdout.write('no dead letters to retry\n');
     return 0;
   } finally {
     await queue.close();

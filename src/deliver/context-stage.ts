@@ -11,7 +11,9 @@ import {
   loadContextCatalog,
   resolveAssetContext,
 } from '../context/index.js';
+import type { ColdChainFacts } from '../domain/cold-chain.js';
 import type { IncidentSnapshot } from '../domain/model.js';
+import { coldChainFactsOf } from '../incidents/cold-chain.js';
 import type { ContextView } from '../render/view.js';
 
 export interface Escalation {
@@ -30,6 +32,8 @@ export interface ContextOutcome {
   escalation?: Escalation | undefined;
   /** When an escalation threshold will next be crossed if the alerts keep firing (ms). */
   recheckAt?: number | undefined;
+  /** What the incident list shows of this context (kept by reconcile while the incident fires). */
+  coldChain?: ColdChainFacts | undefined;
 }
 
 export interface ContextStage {
@@ -88,6 +92,7 @@ export function createContextStage(options: ContextStageOptions): ContextStage {
         severity: escalation?.severity ?? snapshot.severity,
         escalation,
         recheckAt: snapshot.status === 'firing' ? ctx.nextRecheckAt?.getTime() : undefined,
+        coldChain: coldChainFactsOf(ctx),
       };
     },
   };

@@ -16,11 +16,12 @@ import { RateLimitedError } from '../channels/errors.js';
 import type { Deliverer, DeliveryRun } from '../channels/registry.js';
 import type { Policy } from '../config/config.js';
 import type { IncidentFlags } from '../domain/delivery-log.js';
-import { incidentDestinations } from '../domain/destinations.js';
+import { effectiveDelivery, incidentDestinations } from '../domain/destinations.js';
 import { describeLadderState, incidentNotices } from '../domain/ladder.js';
 import type { ChannelKind, DeliveryTarget, IncidentSnapshot } from '../domain/model.js';
 import { needsAlertmanager, nextWake, type PlanInput, planDelivery } from '../domain/plan.js';
 import type { DeliveryQueuePort, ReconcileJobData } from '../enqueue/delivery-queue.js';
+import { incidentPageUrl } from '../incidents/links.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { OnCallResolver } from '../oncall/types.js';
@@ -30,6 +31,7 @@ import type { AlertStore } from '../store/alert-store.js';
 import type { DeliveryLocks } from '../store/delivery-locks.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
 import type { ContextOutcome, ContextStage } from './context-stage.js';
+import { reportingSends } from './delivery-report.js';
 import { advanceLadder, ladderOf, ladderWakeAt } from './escalate.js';
 
 export interface ReconcileDeps {
@@ -108,16 +110,6 @@ function escalatedTargets(
   return targets;
 }
 
-/** An escalated incident reminds at the shortest repeat of the destinations its escalation added. */
-function effectiveDelivery(delivery: DeliveryTarget, flags: IncidentFlags): DeliveryTarget {
-  const escalatedRepeat = (flags.extraDeliveries ?? []).map((t) => t.repeatSeconds).filter((r) => r > 0);
-  if (!flags.escalation || escalatedRepeat.length === 0) return delivery;
-  const repeat = Math.min(...escalatedRepeat);
-  return delivery.repeatSeconds === 0 || repeat < delivery.repeatSeconds
-    ? { ...delivery, repeatSeconds: repeat }
-    : delivery;
-}
-
 export async function reconcileDelivery(
   job: ReconcileRunData,
   deps: ReconcileDeps,
@@ -138,6 +130,9 @@ export async function reconcileDelivery(
       return { status: 'gone', reason: `delivery ${deliveryId} is not part of incident ${incidentId}` };
 
     const context = deps.context ? await deps.context.describe(snapshot, now) : undefined;
+    // Kept while firing only: a resolved group's context has no running budget, and the list shows the last.
+    if (context?.coldChain && snapshot.status === 'firing')
+      await deps.deliveries.saveColdChain(groupId, incidentId, context.coldChain);
     if (context?.escalation) flags = await recordEscalation(snapshot, context, flags, deps);
     const delivery = effectiveDelivery(base, flags);
     const log = await deps.deliveries.loadLog(groupId, incidentId, deliveryId);
@@ -181,7 +176,7 @@ export async function reconcileDelivery(
       ladder: { state: describeLadderState(ladderInput), notices },
       context: context?.view,
       severity: context?.severity,
-      incidentUrl: deps.publicUrl ? `${deps.publicUrl}/api/incidents/${snapshot.incidentId}` : undefined,
+      incidentUrl: deps.publicUrl ? incidentPageUrl(deps.publicUrl, snapshot.incidentId) : undefined,
     });
     const run: DeliveryRun = {
       snapshot,
@@ -227,8 +222,10 @@ export async function reconcileDelivery(
     const deliverer = deps.deliverers[delivery.kind];
     // A periodic check that changed nothing leaves the message alone: only its elapsed time would change.
     const checkOnly = job.check === true && actions.length === 0 && !changedByAlertmanager;
-    if (actions[0]?.kind !== 'post' && !checkOnly) await deliverer.sync(run);
-    for (const action of actions) await deliverer.perform(run, action);
+    if (actions[0]?.kind !== 'post' && !checkOnly)
+      await reportingSends(run, deps.logger, () => deliverer.sync(run));
+    for (const action of actions)
+      await reportingSends(run, deps.logger, () => deliverer.perform(run, action));
 
     // Ingest queues only the destinations of the first notification; escalated ones follow each change here.
     const extra = (flags.extraDeliveries ?? []).filter((d) => d.id !== deliveryId);

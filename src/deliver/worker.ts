@@ -1,7 +1,7 @@
 /**
  * The BullMQ workers around reconcile, one per channel kind: failure classification (DESIGN.md §Style),
  * Retry-After and pace waits that spend no attempt, exponential backoff with jitter, and dead letters that
- * are counted and logged.
+ * are counted, recorded in the delivery log and logged (delivery-report.ts).
  */
 import { DelayedError, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -15,6 +15,7 @@ import {
   type ReconcileJobData,
 } from '../enqueue/delivery-queue.js';
 import type { Metrics } from '../observability/metrics.js';
+import { recordDeadLetter } from './delivery-report.js';
 import { type ReconcileDeps, reconcileDelivery } from './reconcile.js';
 
 export function backoffDelay(
@@ -99,9 +100,12 @@ function startDeliveryWorker(kind: ChannelKind, deps: WorkerDeps): Worker<Reconc
     if (!final) return;
     metrics.deadLetters.inc({ channel: kind });
     metrics.deliveries.inc({ channel: kind, outcome: 'dead_lettered' });
-    logger.error(
-      { jobId: job.id, ...job.data, channel: kind, attempts: job.attemptsMade, reason: error.message },
-      'delivery dead-lettered; list with `npm run dlq -- list`, retry with `npm run dlq -- retry`',
+    const failure = { reason: error.message, attempts: job.attemptsMade };
+    recordDeadLetter(job.data, failure, deps).catch((recordError: Error) =>
+      logger.error(
+        { ...job.data, channel: kind, ...failure, recordError: recordError.message },
+        'delivery dead-lettered (not recorded in its delivery log); list with `npm run dlq -- list`',
+      ),
     );
   });
   worker.on('error', (error) =>

@@ -12,3 +12,16 @@ export function incidentDestinations(
 ): DeliveryTarget[] {
   return [...snapshot.deliveries, ...(flags?.extraDeliveries ?? [])];
 }
+
+/**
+ * An escalated incident reminds at the shortest repeat of the destinations its escalation added (the
+ * reconcile planner and the incident list's "next reminder at" read the same delivery).
+ */
+export function effectiveDelivery(delivery: DeliveryTarget, flags: IncidentFlags): DeliveryTarget {
+  const escalatedRepeat = (flags.extraDeliveries ?? []).map((t) => t.repeatSeconds).filter((r) => r > 0);
+  if (!flags.escalation || escalatedRepeat.length === 0) return delivery;
+  const repeat = Math.min(...escalatedRepeat);
+  return delivery.repeatSeconds === 0 || repeat < delivery.repeatSeconds
+    ? { ...delivery, repeatSeconds: repeat }
+    : delivery;
+}

@@ -144,6 +144,22 @@ export function reminderDueAt(log: DeliveryLog, delivery: DeliveryTarget): numbe
   return from + delivery.repeatSeconds * 1000;
 }
 
+/**
+ * When this delivery will next remind, as people are told it (the incident list and timeline): undefined
+ * when it will not (resolved, a route that never repeats, nothing sent yet, acknowledged, stale), else the
+ * due time, moved to the end of a silence. The same rule as nextWakeAt, without its other wake-ups.
+ */
+export function nextReminderAt(
+  input: Pick<PlanInput, 'snapshot' | 'log' | 'flags' | 'delivery' | 'now'>,
+): number | undefined {
+  const { snapshot, log, flags, delivery, now } = input;
+  if (snapshot.status !== 'firing' || log.staleNotified) return undefined;
+  const due = reminderDueAt(log, delivery);
+  if (due === undefined || acknowledgementCovers(flags, snapshot)) return undefined;
+  const silencedUntil = flags.silencedUntil ?? 0;
+  return silencedUntil > now ? Math.max(due, silencedUntil) : due;
+}
+
 export function planDelivery(input: PlanInput): PlannedAction[] {
   const { snapshot, log, flags, delivery, now } = input;
   const notices = input.notices ?? [];

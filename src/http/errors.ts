@@ -8,6 +8,7 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   bad_json: 400,
+  invalid_query: 400,
   invalid_payload: 422,
   unavailable: 503,
   internal: 500,

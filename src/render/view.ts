@@ -63,7 +63,7 @@ export interface MessageView {
   escalation?: string | undefined;
   /** The escalations and lapses so far, each with its time: the story a destination added later first hears. */
   notices?: string[] | undefined;
-  /** Where the whole incident can be read (PUBLIC_URL/api/incidents/{id}) when a message must be shortened. */
+  /** The incident's console page (PUBLIC_URL/incidents/{id}): the footer's link, and where a shortened message points. */
   incidentUrl?: string | undefined;
 }
 

@@ -5,8 +5,10 @@
  *
  *   {prefix}:{gid}:log:{iid}:{did}   string  DeliveryLog (JSON): what was delivered when, Slack ts, Message-IDs
  *   {prefix}:{gid}:flags:{iid}       string  IncidentFlags (JSON): acknowledged, silenced, escalation
+ *   {prefix}:{gid}:coldchain:{iid}   string  ColdChainFacts (JSON): the context the last run saw, for the list
  */
 import type { Redis } from 'ioredis';
+import type { ColdChainFacts } from '../domain/cold-chain.js';
 import { type DeliveryLog, EMPTY_LOG, type IncidentFlags } from '../domain/delivery-log.js';
 import { FIRING_TTL_SECONDS } from './alert-store.js';
 
@@ -45,6 +47,19 @@ export class DeliveryStore {
   async loadFlags(gid: string, iid: string): Promise<IncidentFlags> {
     const text = await this.redis.get(this.flagsKey(gid, iid));
     return text ? (JSON.parse(text) as IncidentFlags) : {};
+  }
+
+  private coldChainKey(gid: string, iid: string): string {
+    return `${this.prefix}:{${gid}}:coldchain:${iid}`;
+  }
+
+  async loadColdChain(gid: string, iid: string): Promise<ColdChainFacts | undefined> {
+    const text = await this.redis.get(this.coldChainKey(gid, iid));
+    return text ? (JSON.parse(text) as ColdChainFacts) : undefined;
+  }
+
+  async saveColdChain(gid: string, iid: string, facts: ColdChainFacts): Promise<void> {
+    await this.redis.set(this.coldChainKey(gid, iid), JSON.stringify(facts), 'EX', this.ttlSeconds);
   }
 
   /** Read-modify-write under WATCH, since Slack clicks and workers may change flags at the same time. */

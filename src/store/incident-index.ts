@@ -55,25 +55,23 @@ export class IncidentIndex {
    */
   async newest(options: { open?: boolean; after?: IndexPosition; limit: number }): Promise<IncidentRef[]> {
     const key = options.open ? this.keys.open : this.keys.all;
-    const max = options.after ? `${options.after.startedAt}` : '+inf';
-    // Entries sharing the position's score are re-read and skipped by member, so no tie is lost.
-    const flat = await this.redis.zrevrangebyscore(
-      key,
-      max,
-      '-inf',
-      'WITHSCORES',
-      'LIMIT',
-      0,
-      options.limit + (options.after ? 64 : 0),
-    );
+    const after = options.after;
+    const max = after ? `${after.startedAt}` : '+inf';
+    // Entries sharing the position's score are re-read and skipped by member, so no tie is lost. A burst can
+    // give hundreds of incidents one start time (one group commit): read on until past them.
     const refs: IncidentRef[] = [];
-    for (let i = 0; i + 1 < flat.length && refs.length < options.limit; i += 2) {
-      const member = flat[i] as string;
-      const score = flat[i + 1] as string;
-      const after = options.after;
-      if (after && Number(score) === after.startedAt && member >= after.member) continue;
-      const ref = refOf(member, score);
-      if (ref) refs.push(ref);
+    for (let offset = 0; refs.length < options.limit; ) {
+      const count = options.limit - refs.length + (after ? 64 : 0);
+      const flat = await this.redis.zrevrangebyscore(key, max, '-inf', 'WITHSCORES', 'LIMIT', offset, count);
+      for (let i = 0; i + 1 < flat.length && refs.length < options.limit; i += 2) {
+        const member = flat[i] as string;
+        const score = flat[i + 1] as string;
+        if (after && Number(score) === after.startedAt && member >= after.member) continue;
+        const ref = refOf(member, score);
+        if (ref) refs.push(ref);
+      }
+      if (flat.length < count * 2) break;
+      offset += count;
     }
     return refs;
   }

@@ -17,6 +17,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { RedisAlertStore } from '../../src/store/alert-store.js';
 import { DeliveryStore } from '../../src/store/delivery-store.js';
+import { IncidentIndex } from '../../src/store/incident-index.js';
 import { testConfig } from '../support/config.js';
 import { fixture, inGroup } from '../support/fixtures.js';
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../support/redis.js';
@@ -59,6 +60,7 @@ beforeAll(() => {
   services = {
     alerts: new RedisAlertStore(redis, options),
     deliveries: new DeliveryStore(redis, prefix, 3600),
+    index: new IncidentIndex(redis, prefix),
     queue,
     interactions,
     metrics: createMetrics(),

@@ -65,4 +65,27 @@ describe('incident index', () => {
     expect((await index.open()).map((r) => r.incidentId).sort()).toEqual(['i0', 'i2', 'i3', 'i4']);
     expect(await store.findGroupOfIncident('i3')).toBe('g3');
   });
+
+  it('pages through more ties than one read returns (a burst gives many incidents one start time)', async () => {
+    const tiePrefix = `${prefix}-ties`;
+    const store = new RedisAlertStore(redis, { prefix: tiePrefix, retentionSeconds: 3600 });
+    const index = new IncidentIndex(redis, tiePrefix);
+    const at = Date.now();
+    for (let n = 0; n < 150; n++) {
+      const s = snapshot(n, at, 'firing');
+      await store.finishCommit(s, '1');
+    }
+    const seen: string[] = [];
+    let after: { startedAt: number; member: string } | undefined;
+    for (let pages = 0; pages < 200; pages++) {
+      const page = await index.newest({ limit: 1, ...(after ? { after } : {}) });
+      if (page.length === 0) break;
+      seen.push(page[0]!.incidentId);
+      after = { startedAt: at, member: `${page[0]!.groupId}/${page[0]!.incidentId}` };
+    }
+    expect(seen).toHaveLength(150);
+    expect(new Set(seen).size).toBe(150);
+    const keys = await redis.keys(`${tiePrefix}:*`);
+    if (keys.length) await redis.del(...keys);
+  });
 });

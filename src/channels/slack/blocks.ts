@@ -203,7 +203,13 @@ export function renderSlackRoot(view: MessageView, options: SlackRenderOptions =
       contextBlock(view.links.map((l) => `<${l.url.replace(/\|/g, '%7C')}|${e(l.label)}>`).join(' · ')),
     );
   if (view.status === 'firing' && options.actions) tail.push(...options.actions);
-  tail.push(contextBlock(`incident \`${view.incidentId}\``));
+  tail.push(
+    contextBlock(
+      view.incidentUrl
+        ? `incident \`${view.incidentId}\` · <${view.incidentUrl.replace(/\|/g, '%7C')}|details>`
+        : `incident \`${view.incidentId}\``,
+    ),
+  );
   const fallback = shorten(
     e(`${headline} ${view.title}${view.summary ? `: ${view.summary}` : ''}`),
     SLACK_LIMITS.text,

@@ -7,10 +7,13 @@ import type { DeliveryQueuePort } from '../../enqueue/delivery-queue.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { AlertStore } from '../../store/alert-store.js';
 import type { DeliveryStore } from '../../store/delivery-store.js';
+import type { IncidentIndex } from '../../store/incident-index.js';
 
 export interface RouteServices {
   alerts: AlertStore;
   deliveries: DeliveryStore;
+  /** The incident index, for GET /api/incidents. */
+  index: IncidentIndex;
   queue: DeliveryQueuePort;
   interactions: InteractionQueue;
   metrics: Metrics;

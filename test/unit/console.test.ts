@@ -1,0 +1,180 @@
+/** The console's pure parts: CSRF tokens, the filter parser, the operator rule, the strip's pacing, links, order. */
+import { describe, expect, it } from 'vitest';
+import { CSRF_LIFETIME_SECONDS, signFormToken, verifyFormToken } from '../../src/console/csrf.js';
+import { CONSOLE_PAGE_SIZE, parseConsoleFilter } from '../../src/console/filter.js';
+import { slackPermalink } from '../../src/console/incident-detail.js';
+import { pacedOf, readRelayStatus, type StatusProbes } from '../../src/console/status.js';
+import { filterQuery, openFirst } from '../../src/console/views/incidents.js';
+import { isOperator } from '../../src/http/auth.js';
+import { personOf } from '../../src/http/routes/console.js';
+import type { IncidentListItem } from '../../src/incidents/types.js';
+
+const SECRET = 'form-secret-for-unit-tests';
+const NOW = Date.UTC(2026, 10, 27, 3, 0, 0);
+
+describe('CSRF form tokens', () => {
+  const path = '/incidents/0123456789abcdef/acknowledge';
+  it('accept a token for the same form within its lifetime', () => {
+    expect(verifyFormToken(SECRET, path, signFormToken(SECRET, path, NOW), NOW + 60_000)).toEqual({
+      ok: true,
+    });
+  });
+  it('refuse another form, another key, a lapsed token, a missing or mangled one', () => {
+    const token = signFormToken(SECRET, path, NOW);
+    expect(verifyFormToken(SECRET, '/incidents/fedcba9876543210/acknowledge', token, NOW)).toEqual({
+      ok: false,
+      reason: 'forged',
+    });
+    expect(verifyFormToken('another-secret', path, token, NOW)).toEqual({ ok: false, reason: 'forged' });
+    expect(verifyFormToken(SECRET, path, token, NOW + (CSRF_LIFETIME_SECONDS + 1) * 1000)).toEqual({
+      ok: false,
+      reason: 'expired',
+    });
+    expect(verifyFormToken(SECRET, path, undefined, NOW)).toEqual({ ok: false, reason: 'missing' });
+    expect(verifyFormToken(SECRET, path, 'abc', NOW)).toEqual({ ok: false, reason: 'malformed' });
+    // A later expiry with the old signature: the expiry is signed too.
+    const [exp, mac] = token.split('.');
+    expect(verifyFormToken(SECRET, path, `${Number(exp) + 3600}.${mac}`, NOW)).toEqual({
+      ok: false,
+      reason: 'forged',
+    });
+  });
+});
+
+describe('parseConsoleFilter', () => {
+  it('treats the empty fields a form submits as absent and keeps the rest', () => {
+    expect(
+      parseConsoleFilter({ status: '', severity: 'critical', vehicle: ' TRK-0042 ', shipment: '' }),
+    ).toEqual({
+      ok: true,
+      filter: {
+        status: undefined,
+        severity: 'critical',
+        vehicle: 'TRK-0042',
+        shipment: undefined,
+        cursor: undefined,
+        limit: CONSOLE_PAGE_SIZE,
+      },
+    });
+  });
+  it('names the bad parameter', () => {
+    const message = (q: Record<string, string>) => {
+      const r = parseConsoleFilter(q);
+      return r.ok ? '' : r.message;
+    };
+    expect(message({ status: 'open' })).toMatch(/^status: must be one of firing, resolved/);
+    expect(message({ limit: '0' })).toMatch(/^limit/);
+    expect(message({ limit: '1e2' })).toMatch(/^limit/);
+    expect(message({ vehicle: 'x'.repeat(129) })).toMatch(/^vehicle: at most 128/);
+    expect(message({ colour: 'red' })).toMatch(/^unknown filter "colour"/);
+  });
+});
+
+describe('isOperator', () => {
+  const bearer = (t: string) => `Bearer ${t}`;
+  const basic = (user: string, password: string) =>
+    `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  it('takes the token as Bearer or as the basic-auth password with any user name', () => {
+    const auth = { token: 'the-token-0123456789', loopback: false };
+    expect(isOperator(auth, bearer('the-token-0123456789'))).toBe(true);
+    expect(isOperator(auth, basic('whoever', 'the-token-0123456789'))).toBe(true);
+    expect(isOperator(auth, basic('', 'the-token-0123456789'))).toBe(true);
+    expect(isOperator(auth, basic('the-token-0123456789', 'x'))).toBe(false);
+    expect(isOperator(auth, undefined)).toBe(false);
+  });
+  it('without a token, lets in only on a loopback HOST', () => {
+    expect(isOperator({ token: undefined, loopback: true }, undefined)).toBe(true);
+    expect(isOperator({ token: undefined, loopback: false }, undefined)).toBe(false);
+  });
+});
+
+describe('personOf', () => {
+  it('trims and folds spaces, and refuses empty, long or control-character names', () => {
+    expect(personOf(new URLSearchParams({ name: '  Maria   Lopez ' }))).toBe('Maria Lopez');
+    for (const name of ['', '  ', 'x'.repeat(81), 'a\u0000b'])
+      expect(() => personOf(new URLSearchParams({ name }))).toThrow();
+  });
+});
+
+describe('the header strip', () => {
+  it('counts a channel as paced while a reservation or a 429 block lies ahead', () => {
+    expect(pacedOf('#a', { reservations: {} }, NOW)).toBeUndefined();
+    expect(pacedOf('#a', { nextAt: NOW + 500, reservations: { x: NOW - 1 } }, NOW)).toBeUndefined();
+    expect(pacedOf('#a', { reservations: { x: NOW + 1000, y: NOW + 2000 } }, NOW)).toEqual({
+      channel: '#a',
+      waiting: 2,
+    });
+    expect(pacedOf('#a', { blockedUntil: NOW + 30_000, reservations: {} }, NOW)).toEqual({
+      channel: '#a',
+      waiting: 0,
+      blockedUntil: NOW + 30_000,
+    });
+  });
+
+  it('reports what failed instead of failing: Redis down, an Alertmanager refusing', async () => {
+    const probes: StatusProbes = {
+      countJobs: () => Promise.reject(new Error('Connection is closed.')),
+      gateState: () => Promise.reject(new Error('Connection is closed.')),
+      pingRedis: () => Promise.reject(new Error('Connection is closed.')),
+      slackChannels: ['#alerts-critical'],
+      preview: { slack: true, email: false },
+      alertmanagerUrls: ['http://user:secret@am.example:9093/'],
+      timeoutMs: 1000,
+      now: () => NOW,
+      fetch: async () => new Response('', { status: 503 }),
+    };
+    expect(await readRelayStatus(probes)).toEqual({
+      queueDepth: undefined,
+      paced: undefined,
+      preview: { slack: true, email: false },
+      redis: { ok: false, detail: 'Connection is closed.' },
+      // The credentials of the URL are never shown.
+      alertmanagers: [{ url: 'http://am.example:9093', ok: false, detail: 'HTTP 503' }],
+    });
+  });
+
+  it('sums waiting, prioritized, delayed and active jobs into the queue depth', async () => {
+    const status = await readRelayStatus({
+      countJobs: async () => ({ waiting: 1, prioritized: 2, delayed: 3, active: 4, failed: 100 }),
+      gateState: async () => ({ reservations: {} }),
+      pingRedis: async () => 'PONG',
+      slackChannels: ['#alerts-critical'],
+      preview: { slack: false, email: false },
+      alertmanagerUrls: [],
+      timeoutMs: 1000,
+      now: () => NOW,
+    });
+    expect(status.queueDepth).toBe(10);
+    expect(status.paced).toEqual([]);
+    expect(status.redis).toEqual({ ok: true });
+  });
+});
+
+describe('links and order', () => {
+  it('builds the Slack archives link from a channel id and ts only', () => {
+    expect(slackPermalink('C0CRIT', '1795813797.922000')).toBe(
+      'https://slack.com/archives/C0CRIT/p1795813797922000',
+    );
+    expect(slackPermalink('#alerts-critical', '1795813797.922000')).toBeUndefined();
+    expect(slackPermalink('C0CRIT', 'javascript:alert(1)')).toBeUndefined();
+    expect(slackPermalink(undefined, undefined)).toBeUndefined();
+  });
+
+  it('puts open incidents first, keeping the newest-first order within each part', () => {
+    const item = (id: string, status: IncidentListItem['status']) => ({ id, status }) as IncidentListItem;
+    const ordered = openFirst([
+      item('a', 'resolved'),
+      item('b', 'firing'),
+      item('c', 'resolved'),
+      item('d', 'acknowledged'),
+    ]);
+    expect(ordered.map((i) => i.id)).toEqual(['b', 'd', 'a', 'c']);
+  });
+
+  it("keeps the filter and a paused refresh in the pager's links", () => {
+    expect(filterQuery({ status: 'firing', vehicle: 'TRK 1', cursor: 'abc' }, true)).toBe(
+      '?status=firing&vehicle=TRK+1&cursor=abc&refresh=off',
+    );
+    expect(filterQuery({})).toBe('');
+  });
+});
