@@ -84,7 +84,7 @@ export function selectSlackSender(config: Config): SlackSender {
         config.policy.delivery.slack_timeout * 1000,
         config.policy.slack_identity,
       )
-    : new OutboxSlackSender(config.outboxDir);
+    : new OutboxSlackSender(config.outboxDir, config.policy.slack_identity);
 }
 
 export function selectMailSender(config: Config): MailSender {
@@ -216,6 +216,8 @@ async function startWorkers(
   const { alerts, queue: workerQueue, deliveries } = storesOver(workerRedis, policy);
   const context = createContextStage({
     catalogPath: policy.context.catalog,
+    timeZone: policy.display_timezone,
+    alertmanagerUrls: config.alertmanagerUrls,
     provider: selectContextProvider(config, workerRedis),
     deadlineMs: Math.max(200, policy.context.timeout * 1000 + 200),
     onUnavailable: (reason) => {
@@ -232,10 +234,16 @@ async function startWorkers(
     logger,
     emailFrom: config.smtp.from,
     slackPaceMs: policy.delivery.slack_pace * 1000,
-    buttons: config.slack.signingSecret
-      ? { silenceDurations: config.alertmanagerUrls.length > 0 ? policy.silence_durations : [] }
-      : undefined,
+    // A preview shows the buttons and the acknowledge link even without their secrets, marked inactive.
+    buttons:
+      config.slack.signingSecret || slack.preview
+        ? {
+            silenceDurations: config.alertmanagerUrls.length > 0 ? policy.silence_durations : [],
+            inactive: config.slack.signingSecret ? undefined : 'SLACK_SIGNING_SECRET is not set',
+          }
+        : undefined,
     ackLinks: config.ackSecret ? { publicUrl: config.publicUrl, secret: config.ackSecret } : undefined,
+    ackPreview: !config.ackSecret && mail.preview ? 'RELAY_ACK_SECRET is not set' : undefined,
   });
   const workers = startDeliveryWorkers({
     alerts,

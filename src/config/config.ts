@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { DEFAULT_DISPLAY_TIMEZONE, isKnownTimeZone } from '../domain/display-time.js';
 import { durationSchema } from '../domain/duration.js';
 import { type Matcher, parseMatcher } from '../domain/matchers.js';
 import { ConfigError } from './errors.js';
@@ -87,6 +88,11 @@ const policySchema = z.strictObject({
         .default(':fire:'),
     })
     .prefault({}),
+  /** IANA zone for every time a message shows (times not today also show their date). */
+  display_timezone: z
+    .string()
+    .refine(isKnownTimeZone, 'an IANA time zone such as UTC or Europe/Amsterdam')
+    .default(DEFAULT_DISPLAY_TIMEZONE),
   /** The Silence buttons on Slack messages (issue: 1 h and 4 h). */
   silence_durations: z.array(durationSchema).min(1).max(4).default([3600, 14400]),
   templates_dir: z.string().optional(),

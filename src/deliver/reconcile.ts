@@ -165,6 +165,7 @@ export async function reconcileDelivery(
       context: context?.view,
       severity: context?.severity,
       incidentUrl: deps.publicUrl ? `${deps.publicUrl}/api/incidents/${snapshot.incidentId}` : undefined,
+      timeZone: deps.policy.display_timezone,
     });
     const run: DeliveryRun = {
       snapshot,

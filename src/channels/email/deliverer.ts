@@ -17,6 +17,8 @@ export interface EmailChannelDeps {
   emailFrom: string;
   /** Acknowledge links in emails, when RELAY_ACK_SECRET is set (PUBLIC_URL is the links' origin). */
   ackLinks?: { publicUrl: string; secret: string } | undefined;
+  /** Preview without RELAY_ACK_SECRET: the link is shown as inactive, with this reason. */
+  ackPreview?: string | undefined;
 }
 
 export function emailDeliverer(deps: EmailChannelDeps): Deliverer {
@@ -69,6 +71,7 @@ export function emailDeliverer(deps: EmailChannelDeps): Deliverer {
         ackUrl:
           deps.ackLinks &&
           ackLink(deps.ackLinks.publicUrl, deps.ackLinks.secret, r.snapshot, r.delivery.target, r.now),
+        ackInactive: deps.ackPreview,
       });
       const messageId = messageIdOf(r, action);
       const references = [...r.log.references];

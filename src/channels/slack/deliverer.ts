@@ -43,7 +43,7 @@ export interface SlackChannelDeps {
    * The firing message's buttons (acknowledge, and silence for these durations), when interactivity is on
    * (SLACK_SIGNING_SECRET); no silence buttons without ALERTMANAGER_URL.
    */
-  buttons?: { silenceDurations: number[] } | undefined;
+  buttons?: { silenceDurations: number[]; inactive?: string | undefined } | undefined;
 }
 
 /** A Slack channel's pace gate, and who is asking (a reservation is kept for it). */
@@ -433,10 +433,18 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
           metrics.remindersSent.inc({ channel: 'slack' });
           break;
         case 'stale':
-          await reply(r, action, renderStaleReply(action.lastSeenAt, r.now, action.alertmanager));
+          await reply(
+            r,
+            action,
+            renderStaleReply(action.lastSeenAt, r.now, action.alertmanager, r.view.timeZone),
+          );
           break;
         case 'acknowledged':
-          await reply(r, action, renderAcknowledgedReply(action.by, action.at, r.snapshot.startedAt));
+          await reply(
+            r,
+            action,
+            renderAcknowledgedReply(action.by, action.at, r.snapshot.startedAt, r.view.timeZone),
+          );
           break;
       }
       applyAction(r, action);
