@@ -3,13 +3,12 @@
  * sees the whole flow — first message, a vehicle joining, a partial resolve, a resolve — in the outbox
  * (preview mode) or in Slack and email. Each run uses fresh groups, so it can be repeated.
  *
- * The payloads were captured once; posted as they are, every message would say the alerts fired days ago
- * (budgets in the thousands of percent). So their times are moved, keeping their spacing, to end a few
- * minutes before now. RELAY_WEBHOOK_TOKEN, when set, is sent as the relay expects it.
+ * The payloads were captured once: their times are moved to now, group by group (demo-rebase.ts), so the
+ * messages read as a live incident would. RELAY_WEBHOOK_TOKEN, when set, is sent as the relay expects it.
  */
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config/config.js';
-import { type DemoPayload, rebasePayload, rebaseShift } from './demo-rebase.js';
+import { type DemoPayload, rebasePayload, rebaseShifts } from './demo-rebase.js';
 
 const config = loadConfig(process.env);
 // The relay to post to: an explicit URL, or the one this environment's HOST and PORT describe.
@@ -50,9 +49,10 @@ async function main(): Promise<void> {
       `no relay answers at ${base}; start it with \`npm start\` (or pass its URL: npm run demo -- http://host:port)`,
     );
   const payloads = steps.map(([name]) => readPayload(name));
-  const shift = rebaseShift(payloads, Date.now());
+  const start = Date.now();
+  const shifts = rebaseShifts(payloads.map((payload, i) => ({ payload, postAt: start + i * pause })));
   for (const [index, [, what]] of steps.entries()) {
-    const payload = rebasePayload(payloads[index]!, shift);
+    const payload = rebasePayload(payloads[index]!, shifts.get(payloads[index]!.groupKey) ?? 0);
     payload.groupKey = `${payload.groupKey}/demo-${run}`;
     const res = await fetch(`${base}/webhook/alertmanager`, {
       method: 'POST',
