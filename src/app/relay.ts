@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { createAlertmanagerCheck } from '../alertmanager/alerts.js';
 import { loadEmailTemplates } from '../channels/email/render.js';
 import { type MailSender, OutboxMailSender, SmtpMailSender } from '../channels/email/sender.js';
+import { routePolicies } from '../channels/episodes.js';
 import { createDeliverers } from '../channels/registry.js';
 import { BullInteractionQueue, startInteractionWorker } from '../channels/slack/interactions.js';
 import { SlackPaceGate } from '../channels/slack/pace-gate.js';
@@ -33,6 +34,7 @@ import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { RedisAlertStore } from '../store/alert-store.js';
 import { DeliveryLocks } from '../store/delivery-locks.js';
 import { DeliveryStore } from '../store/delivery-store.js';
+import { FlapStore } from '../store/flap-store.js';
 import {
   checkEvictionPolicy,
   createProducerRedis,
@@ -43,6 +45,7 @@ import {
 } from '../store/redis.js';
 import { configHashOf, startRelayHeartbeat } from '../store/relay-heartbeat.js';
 import { createReplicaGate } from '../store/replicas.js';
+import { StormStore } from '../store/storm-store.js';
 import { runOnlineChecks } from './checks.js';
 
 export interface RelayOptions {
@@ -225,7 +228,15 @@ async function startWorkers(
       logger.warn({ reason }, 'cold-chain context unavailable; notifying without it');
     },
   });
+  // Storm digests and flap control (issue 14): decided by the workers, in Redis, per destination and group.
+  const flaps = new FlapStore(workerRedis, policy.redis_prefix, policy.delivery.retention + 86400);
+  const episodes = {
+    storms: new StormStore(workerRedis, policy.redis_prefix, policy.delivery.retention),
+    flaps,
+    routePolicy: routePolicies(policy),
+  };
   const deliverers = createDeliverers({
+    episodes,
     slack,
     mail,
     paceGate: new SlackPaceGate(workerRedis, policy.redis_prefix),
@@ -251,6 +262,7 @@ async function startWorkers(
     locks: new DeliveryLocks(workerRedis, policy.redis_prefix),
     queue: workerQueue,
     deliverers,
+    flaps,
     context,
     alertmanager: createAlertmanagerCheck(config.alertmanagerUrls),
     policy,

@@ -141,7 +141,9 @@ export function reminderDueAt(log: DeliveryLog, delivery: DeliveryTarget): numbe
 
 export function planDelivery(input: PlanInput): PlannedAction[] {
   const { snapshot, log, flags, delivery, now } = input;
-  if (!log.root) return [{ kind: 'post' }];
+  // A root without `told` is a first message begun but not finished (a flapping episode takes over an
+  // earlier message in steps): the post goes on from where it stopped.
+  if (!log.root || !log.told) return [{ kind: 'post' }];
   const actions: PlannedAction[] = [];
   const change = log.told ? diffTold(log.told, snapshot) : undefined;
   if (change) actions.push({ kind: 'change', change });
