@@ -285,6 +285,7 @@ async function startWorkers(
     prefix: policy.redis_prefix,
     slackApiUrl: config.slack.apiUrl,
     logger,
+    timeZone: policy.display_timezone,
   });
   return { workers, interactionWorker, workerRedis, workerQueue, context, mail };
 }
