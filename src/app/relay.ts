@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import { createAlertmanagerCheck } from '../alertmanager/alerts.js';
 import { loadEmailTemplates } from '../channels/email/render.js';
 import { type MailSender, OutboxMailSender, SmtpMailSender } from '../channels/email/sender.js';
+import { routePolicies } from '../channels/episodes.js';
 import { createDeliverers } from '../channels/registry.js';
 import { BullInteractionQueue, startInteractionWorker } from '../channels/slack/interactions.js';
 import { SlackPaceGate } from '../channels/slack/pace-gate.js';
@@ -40,6 +41,7 @@ import type { OnCallResolver } from '../oncall/types.js';
 import { RedisAlertStore } from '../store/alert-store.js';
 import { DeliveryLocks } from '../store/delivery-locks.js';
 import { DeliveryStore } from '../store/delivery-store.js';
+import { FlapStore } from '../store/flap-store.js';
 import { IncidentIndex } from '../store/incident-index.js';
 import {
   checkEvictionPolicy,
@@ -51,6 +53,7 @@ import {
 } from '../store/redis.js';
 import { configHashOf, startRelayHeartbeat } from '../store/relay-heartbeat.js';
 import { createReplicaGate } from '../store/replicas.js';
+import { StormStore } from '../store/storm-store.js';
 import { runOnlineChecks } from './checks.js';
 import { consoleServicesOf } from './console.js';
 
@@ -95,7 +98,7 @@ export function selectSlackSender(config: Config): SlackSender {
         config.policy.delivery.slack_timeout * 1000,
         config.policy.slack_identity,
       )
-    : new OutboxSlackSender(config.outboxDir);
+    : new OutboxSlackSender(config.outboxDir, config.policy.slack_identity);
 }
 
 export function selectMailSender(config: Config): MailSender {
@@ -239,6 +242,8 @@ async function startWorkers(
   const pump = startPump(pumpDeps);
   const context = createContextStage({
     catalogPath: policy.context.catalog,
+    timeZone: policy.display_timezone,
+    alertmanagerUrls: config.alertmanagerUrls,
     provider: selectContextProvider(config, workerRedis),
     deadlineMs: Math.max(200, policy.context.timeout * 1000 + 200),
     onUnavailable: (reason) => {
@@ -253,7 +258,15 @@ async function startWorkers(
       metrics,
       log: logger,
     });
+  // Storm digests and flap control (issue 14): decided by the workers, in Redis, per destination and group.
+  const flaps = new FlapStore(workerRedis, policy.redis_prefix, policy.delivery.retention + 86400);
+  const episodes = {
+    storms: new StormStore(workerRedis, policy.redis_prefix, policy.delivery.retention),
+    flaps,
+    routePolicy: routePolicies(policy),
+  };
   const deliverers = createDeliverers({
+    episodes,
     slack,
     mail,
     paceGate: new SlackPaceGate(workerRedis, policy.redis_prefix),
@@ -262,10 +275,16 @@ async function startWorkers(
     logger,
     emailFrom: config.smtp.from,
     slackPaceMs: policy.delivery.slack_pace * 1000,
-    buttons: config.slack.signingSecret
-      ? { silenceDurations: config.alertmanagerUrls.length > 0 ? policy.silence_durations : [] }
-      : undefined,
+    // A preview shows the buttons and the acknowledge link even without their secrets, marked inactive.
+    buttons:
+      config.slack.signingSecret || slack.preview
+        ? {
+            silenceDurations: config.alertmanagerUrls.length > 0 ? policy.silence_durations : [],
+            inactive: config.slack.signingSecret ? undefined : 'SLACK_SIGNING_SECRET is not set',
+          }
+        : undefined,
     ackLinks: config.ackSecret ? { publicUrl: config.publicUrl, secret: config.ackSecret } : undefined,
+    ackPreview: !config.ackSecret && mail.preview ? 'RELAY_ACK_SECRET is not set' : undefined,
   });
   const workers = startDeliveryWorkers({
     alerts,
@@ -273,6 +292,7 @@ async function startWorkers(
     locks: new DeliveryLocks(workerRedis, policy.redis_prefix),
     queue: workerQueue,
     deliverers,
+    flaps,
     context,
     alertmanager: createAlertmanagerCheck(config.alertmanagerUrls),
     policy,
@@ -296,6 +316,7 @@ async function startWorkers(
     prefix: policy.redis_prefix,
     slackApiUrl: config.slack.apiUrl,
     logger,
+    timeZone: policy.display_timezone,
   });
   const handoff = handoffSchedules(policy.schedules).length
     ? await startHandoffDigests({

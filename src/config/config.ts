@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import { dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { DEFAULT_DISPLAY_TIMEZONE, isKnownTimeZone } from '../domain/display-time.js';
 import { durationSchema, formatDuration } from '../domain/duration.js';
 import { type Matcher, parseMatcher } from '../domain/matchers.js';
 import { checkCalendarFiles } from '../oncall/calendar-source.js';
@@ -24,6 +25,16 @@ const matcherSchema = z.string().transform((text, ctx): Matcher => {
     return z.NEVER;
   }
 });
+
+/** A window: a duration that is not 0 ("never" is not a window). */
+const positiveDurationSchema = durationSchema.refine(
+  (seconds) => seconds > 0,
+  'must be longer than 0 (e.g. 30s, 30m)',
+);
+
+/** A route's `storm:` and `flapping:` when omitted (windows in seconds); also for routes escalation adds. */
+export const STORM_DEFAULTS = { threshold: 5, window: 30 } as const;
+export const FLAPPING_DEFAULTS = { count: 3, window: 1800 } as const;
 
 /** `oncall` in an email list stands for RELAY_ONCALL_EMAIL, so the default policy needs no addresses. */
 export const ONCALL = 'oncall';
@@ -79,6 +90,20 @@ const routeSchema = z.strictObject({
   /** Post reminders to the channel as well as the thread (Slack's reply_broadcast). */
   broadcast_reminders: z.boolean().default(false),
   continue: z.boolean().default(false),
+  /** More than `threshold` new incidents for one destination within `window`: one digest instead (issue 14). */
+  storm: z
+    .strictObject({
+      threshold: z.number().int().positive().default(STORM_DEFAULTS.threshold),
+      window: positiveDurationSchema.default(STORM_DEFAULTS.window),
+    })
+    .prefault({}),
+  /** A group that fired again more than `count` times within `window` reuses its first message (issue 14). */
+  flapping: z
+    .strictObject({
+      count: z.number().int().nonnegative().default(FLAPPING_DEFAULTS.count),
+      window: positiveDurationSchema.default(FLAPPING_DEFAULTS.window),
+    })
+    .prefault({}),
 });
 export type RouteConfig = z.output<typeof routeSchema>;
 
@@ -132,6 +157,11 @@ const policySchema = z.strictObject({
         .default(':fire:'),
     })
     .prefault({}),
+  /** IANA zone for every time a message shows (times not today also show their date). */
+  display_timezone: z
+    .string()
+    .refine(isKnownTimeZone, 'an IANA time zone such as UTC or Europe/Amsterdam')
+    .default(DEFAULT_DISPLAY_TIMEZONE),
   /** The Silence buttons on Slack messages (issue: 1 h and 4 h). */
   silence_durations: z.array(durationSchema).min(1).max(4).default([3600, 14400]),
   templates_dir: z.string().optional(),

@@ -29,6 +29,27 @@ export function parseTime(text: string | undefined): Date | undefined {
   return Number.isNaN(time.getTime()) ? undefined : time;
 }
 
+/** When a resolved alert ended; undefined while firing (Alertmanager sends year 1 then). */
+export function parseEnd(text: string | undefined): Date | undefined {
+  const time = parseTime(text);
+  return time === undefined || time.getUTCFullYear() < 1970 ? undefined : time;
+}
+
+/**
+ * The worst of several readings: the one furthest outside the range when there is one (a too-cold reading
+ * counts for frozen cargo), else the highest. Readings the relay kept are the only ones it knows, so this is
+ * the peak among the alerts of the episode (a rule's `temperature_c` label makes each reading its own alert).
+ */
+export function peakReading(
+  readings: readonly number[],
+  range?: Pick<CargoClass, 'minC' | 'maxC'>,
+): number | undefined {
+  let peak: number | undefined;
+  const badness = (value: number) => (range ? Math.abs(temperatureDeviation(value, range).deltaC) : value);
+  for (const value of readings) if (peak === undefined || badness(value) > badness(peak)) peak = value;
+  return peak;
+}
+
 function parseNumber(text: string | undefined): number | undefined {
   if (text === undefined || text.trim() === '') return undefined;
   const value = Number(text.trim());

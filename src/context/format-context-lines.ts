@@ -1,65 +1,86 @@
+import { createDisplayClock, type DisplayClock } from '../domain/display-time.js';
 import { formatElapsed } from '../domain/duration.js';
 import type { CargoClass } from './catalog.js';
 import type { AssetEntry, IncidentContext, ShipmentFacts } from './incident-context.js';
 
 export interface FormatContextOptions {
-  /** IANA zone for times shown; UTC unless the deployment says otherwise. */
-  timeZone?: string;
+  /** IANA zone for times shown (the policy's display_timezone); UTC unless the deployment says otherwise. */
+  timeZone?: string | undefined;
+}
+
+/** One vehicle, shipment or place of an asset incident: a compact block of its own in a message. */
+export interface AssetLines {
+  /** "TRK-0042 · depot Rotterdam-North". */
+  title: string;
+  status: 'firing' | 'resolved';
+  /** Who to call; renderers turn the phone into a tel: link (links.ts telUrl). */
+  driver?: { name: string; phone?: string | undefined } | undefined;
+  /** Short lines: per shipment what it carries, then its reading, budget and ETA. */
+  facts: string[];
+  /** This vehicle's dashboard (the catalog's vehicle_dashboard template). */
+  dashboard?: string | undefined;
 }
 
 export interface ContextLines {
   heading: string;
-  /** Plain text, no markup: each renderer escapes for its own format. */
+  /** The catalog's first action, shown first in a message (next to the driver's phone for asset incidents). */
+  firstAction?: string | undefined;
+  /** Asset incidents: one block per vehicle, shipment or place. */
+  assets: AssetLines[];
+  /** The longer context (affects, impact, owner, escalation). Plain text, no markup: renderers escape. */
   lines: string[];
 }
 
 const SEPARATOR = ' · ';
 
 /**
- * The context as short lines of text, shared by the Slack and email renderers so both say the
- * same thing. Infrastructure stays compact (2–4 lines); asset incidents get a line per vehicle.
+ * The context as short lines of text, shared by the Slack and email renderers so both say the same thing.
+ * Infrastructure stays compact (2–4 lines); asset incidents get a block per vehicle. The runbook is not a
+ * line: it is a link, chosen in one place (links.ts pickRunbook).
  */
 export function formatContextLines(ctx: IncidentContext, options: FormatContextOptions = {}): ContextLines {
-  const clock = createClock(options.timeZone ?? 'UTC', ctx.evaluatedAt);
+  const clock = createDisplayClock(options.timeZone, ctx.evaluatedAt.getTime());
+  const firstAction = ctx.kind === 'unknown' ? undefined : ctx.firstAction;
   switch (ctx.kind) {
     case 'infrastructure':
-      return formatInfrastructure(ctx);
+      return { ...formatInfrastructure(ctx), firstAction, assets: [] };
     case 'asset':
-      return formatAsset(ctx, clock);
+      return {
+        ...formatAsset(ctx),
+        firstAction,
+        assets: ctx.vehicles.map((e) => formatAssetEntry(e, ctx, clock)),
+      };
     case 'unknown':
-      return formatUnknown(ctx);
+      return { ...formatUnknown(ctx), assets: [] };
   }
 }
 
-function formatInfrastructure(ctx: IncidentContext): ContextLines {
+function formatInfrastructure(ctx: IncidentContext): { heading: string; lines: string[] } {
   const lines: string[] = [];
   if (ctx.capabilities.length > 0) lines.push(`Affects: ${ctx.capabilities.join(', ')}`);
   if (ctx.impact !== undefined) lines.push(`Impact: ${ctx.impact}`);
-  lines.push(...ownerAndFirstAction(ctx), ...escalationLines(ctx));
-  if (ctx.runbook !== undefined) lines.push(`Runbook: ${ctx.runbook}`);
+  if (ctx.owner !== undefined) lines.push(`Owner: ${ctx.owner}`);
+  lines.push(...escalationLines(ctx));
   return {
     heading: `Dispatch impact${SEPARATOR}${ctx.service?.name ?? ctx.alertname ?? 'unknown service'}`,
     lines: lines.map(oneLine),
   };
 }
 
-function formatAsset(ctx: IncidentContext, clock: Clock): ContextLines {
-  const lines = ctx.vehicles.map((entry) => formatAssetEntry(entry, ctx, clock));
-  lines.push(...escalationLines(ctx));
+function formatAsset(ctx: IncidentContext): { heading: string; lines: string[] } {
+  const lines = escalationLines(ctx);
   if (ctx.unavailable !== undefined)
     lines.push(`Dispatch context unavailable (${ctx.unavailable.reason}); showing what the alert labels say`);
   if (ctx.impact !== undefined) lines.push(`Impact: ${ctx.impact}`);
-  lines.push(...ownerAndFirstAction(ctx));
-  if (ctx.runbook !== undefined) lines.push(`Runbook: ${ctx.runbook}`);
+  if (ctx.owner !== undefined) lines.push(`Owner: ${ctx.owner}`);
   return { heading: assetHeading(ctx), lines: lines.map(oneLine) };
 }
 
-function formatUnknown(ctx: IncidentContext): ContextLines {
+function formatUnknown(ctx: IncidentContext): { heading: string; lines: string[] } {
   const lines = [
     `${ctx.alertname ?? 'This alert group'} has no entry in the context catalog`,
     ...escalationLines(ctx),
   ];
-  if (ctx.runbook !== undefined) lines.push(`Runbook: ${ctx.runbook}`);
   return { heading: 'No catalog context', lines: lines.map(oneLine) };
 }
 
@@ -78,53 +99,70 @@ function assetHeading(ctx: IncidentContext): string {
   return ['Cold-chain cargo', what, ...(cargo.length > 0 ? [cargo.join(', ')] : [])].join(SEPARATOR);
 }
 
-function formatAssetEntry(entry: AssetEntry, ctx: IncidentContext, clock: Clock): string {
-  const parts: string[] = [entry.subject];
+function formatAssetEntry(entry: AssetEntry, ctx: IncidentContext, clock: DisplayClock): AssetLines {
+  const title: string[] = [entry.subject];
   if (entry.vehicleId !== undefined && !entry.vehicleKnown && ctx.unavailable === undefined)
-    parts.push('not in the dispatch system');
-  if (entry.driver !== undefined) parts.push(`driver ${entry.driver.name}`);
-  if (entry.depot !== undefined) parts.push(`depot ${entry.depot}`);
+    title.push('not in the dispatch system');
+  if (entry.depot !== undefined) title.push(`depot ${entry.depot}`);
   // In a group of several alert names, say which ones this vehicle has.
-  if (ctx.alertname === undefined && entry.alertnames.length > 0) parts.push(entry.alertnames.join(', '));
+  if (ctx.alertname === undefined && entry.alertnames.length > 0) title.push(entry.alertnames.join(', '));
+  if (entry.status === 'resolved')
+    title.push(
+      entry.endedAt === undefined ? 'resolved' : `resolved ${clock.format(entry.endedAt.getTime())}`,
+    );
 
+  const facts: string[] = [];
   if (entry.shipments.length === 0) {
-    const reading = [
-      entry.measuredTempC === undefined ? undefined : formatCelsius(entry.measuredTempC),
-      firingFor(entry),
-    ]
-      .filter(Boolean)
-      .join(' ');
-    if (reading !== '') parts.push(reading);
+    const reading = [readingText(entry), firingFor(entry)].filter(Boolean).join(' ');
+    if (reading !== '') facts.push(reading);
   }
-  for (const shipment of entry.shipments) parts.push(...formatShipment(shipment, entry, clock));
-  if (entry.status === 'resolved') parts.push('resolved');
-  return parts.join(SEPARATOR);
+  for (const shipment of entry.shipments) facts.push(...formatShipment(shipment, entry, clock));
+  return {
+    title: oneLine(title.join(SEPARATOR)),
+    status: entry.status,
+    driver: entry.driver && { name: oneLine(entry.driver.name), phone: entry.driver.phone },
+    facts: facts.map(oneLine),
+    dashboard: entry.links.dashboard,
+  };
 }
 
-function formatShipment(shipment: ShipmentFacts, entry: AssetEntry, clock: Clock): string[] {
+/** "9.4 °C" while firing; "peaked at 9.4 °C" once resolved, so a past reading never reads as current. */
+function readingText(entry: AssetEntry): string | undefined {
+  if (entry.measuredTempC === undefined) return undefined;
+  const value = formatCelsius(entry.measuredTempC);
+  if (entry.status === 'resolved') return `peaked at ${value}`;
+  return entry.peakTempC !== undefined && entry.peakTempC !== entry.measuredTempC
+    ? `${value} (peak ${formatCelsius(entry.peakTempC)})`
+    : value;
+}
+
+function formatShipment(shipment: ShipmentFacts, entry: AssetEntry, clock: DisplayClock): string[] {
   let head = shipment.id;
   if (shipment.customer !== undefined) head += ` for ${shipment.customer}`;
   if (shipment.description !== undefined) head += `: ${shipment.description}`;
   if (shipment.cargoClass !== undefined)
     head += ` (${shipment.cargoClass.label} ${formatRange(shipment.cargoClass)})`;
   else if (shipment.cargoClassId !== undefined) head += ` (${shipment.cargoClassId})`;
-  const parts = [head];
 
+  const resolved = entry.status === 'resolved';
+  const parts: string[] = [];
   const duration =
     shipment.budget !== undefined
       ? shipment.budget.elapsedMinutes
       : entry.status === 'firing'
         ? entry.firingMinutes
         : undefined;
-  if (entry.measuredTempC !== undefined) {
-    let reading = formatCelsius(entry.measuredTempC);
-    if (shipment.deviation?.direction === 'within') reading += ', within range';
+  const reading = readingText(entry);
+  const lasted = duration === undefined ? '' : ` for ${formatOutOfRange(duration)}`;
+  if (reading !== undefined) {
+    let text = reading;
+    if (shipment.deviation?.direction === 'within') text += ', within range';
     else if (shipment.deviation !== undefined)
-      reading += `, ${formatCelsius(shipment.deviation.deltaC, true)} ${shipment.deviation.direction} range`;
-    if (duration !== undefined) reading += ` for ${formatMinutes(duration)}`;
-    parts.push(reading);
+      text += `, ${formatCelsius(shipment.deviation.deltaC, true)} ${shipment.deviation.direction} range`;
+    parts.push(resolved ? text : text + lasted);
+    if (resolved && duration !== undefined) parts.push(`out of range${lasted}`);
   } else if (duration !== undefined) {
-    parts.push(`firing for ${formatMinutes(duration)}`);
+    parts.push(resolved ? `out of range${lasted}` : `firing${lasted}`);
   }
   if (shipment.budget !== undefined) {
     parts.push(
@@ -132,11 +170,13 @@ function formatShipment(shipment: ShipmentFacts, entry: AssetEntry, clock: Clock
     );
   }
   if (shipment.eta !== undefined) {
+    const eta = shipment.eta.getTime();
     parts.push(
-      `ETA ${clock.format(shipment.eta)}${shipment.etaAfterBudget === true ? ' (after budget runs out)' : ''}`,
+      // A past ETA says so ("ETA 14:20 UTC, 2h ago"); whether it beats the budget no longer matters then.
+      `ETA ${clock.formatDue(eta)}${shipment.etaAfterBudget === true && !resolved && !clock.isPast(eta) ? ' (after budget runs out)' : ''}`,
     );
   }
-  return parts;
+  return parts.length > 0 ? [head, parts.join(SEPARATOR)] : [head];
 }
 
 function firingFor(entry: AssetEntry): string | undefined {
@@ -145,12 +185,9 @@ function firingFor(entry: AssetEntry): string | undefined {
     : undefined;
 }
 
-function ownerAndFirstAction(ctx: IncidentContext): string[] {
-  const parts = [
-    ...(ctx.owner === undefined ? [] : [`Owner: ${ctx.owner}`]),
-    ...(ctx.firstAction === undefined ? [] : [`First action: ${ctx.firstAction}`]),
-  ];
-  return parts.length === 0 ? [] : [parts.join(SEPARATOR)];
+/** Minutes as elsewhere, but an excursion shorter than a minute says so instead of "0m". */
+function formatOutOfRange(minutes: number): string {
+  return minutes < 1 ? 'under 1m' : formatMinutes(minutes);
 }
 
 function escalationLines(ctx: IncidentContext): string[] {
@@ -193,75 +230,6 @@ function formatNumber(value: number): string {
 /** Whole minutes, rounded down, in the messages' one duration format (domain/duration.ts formatElapsed). */
 export function formatMinutes(minutes: number): string {
   return formatElapsed(minutes * 60_000, 'down');
-}
-
-interface Clock {
-  /** "14:20 UTC", or "27 Nov 14:20 UTC" when not on the same day as the evaluation. */
-  format(time: Date): string;
-}
-
-interface ZoneFormatters {
-  timeZone: string;
-  time: Intl.DateTimeFormat;
-  day: Intl.DateTimeFormat;
-  calendarDay: Intl.DateTimeFormat;
-  zone: Intl.DateTimeFormat;
-}
-
-/**
- * Building a DateTimeFormat costs far more than using one (about 15% of a delivery's CPU when built per
- * message), and a relay uses one or two zones: kept per requested zone for the life of the process.
- */
-const formattersByZone = new Map<string, ZoneFormatters>();
-
-function formattersFor(requestedZone: string): ZoneFormatters {
-  let found = formattersByZone.get(requestedZone);
-  if (!found) {
-    const timeZone = isKnownTimeZone(requestedZone) ? requestedZone : 'UTC';
-    found = {
-      timeZone,
-      time: new Intl.DateTimeFormat('en-GB', {
-        timeZone,
-        hour: '2-digit',
-        minute: '2-digit',
-        hourCycle: 'h23',
-      }),
-      day: new Intl.DateTimeFormat('en-GB', { timeZone, day: 'numeric', month: 'short' }),
-      calendarDay: new Intl.DateTimeFormat('en-GB', {
-        timeZone,
-        year: 'numeric',
-        month: 'numeric',
-        day: 'numeric',
-      }),
-      zone: new Intl.DateTimeFormat('en-GB', { timeZone, timeZoneName: 'short' }),
-    };
-    // Zone names come from configuration, but bound the map anyway.
-    if (formattersByZone.size < 64) formattersByZone.set(requestedZone, found);
-  }
-  return found;
-}
-
-function createClock(requestedZone: string, now: Date): Clock {
-  const { timeZone, time, day, calendarDay, zone } = formattersFor(requestedZone);
-  const today = calendarDay.format(now);
-  return {
-    format(instant) {
-      const zoneName =
-        zone.formatToParts(instant).find((part) => part.type === 'timeZoneName')?.value ?? timeZone;
-      const date = calendarDay.format(instant) === today ? '' : `${day.format(instant)} `;
-      return `${date}${time.format(instant)} ${zoneName}`;
-    },
-  };
-}
-
-/** A mistyped zone must cost the message its local times, not the whole message. */
-function isKnownTimeZone(timeZone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-GB', { timeZone });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Label values are untrusted text; a newline in one must not split a line in two. */

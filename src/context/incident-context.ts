@@ -14,13 +14,21 @@ import {
   type ExcursionBudget,
   excursionBudget,
   isEtaAfterBudget,
+  parseEnd,
   parseTime,
+  peakReading,
   readMeasuredTemperature,
   type TemperatureDeviation,
   temperatureDeviation,
 } from './derived-facts.js';
 import { type EscalationOutcome, type EscalationSubject, evaluateEscalation } from './escalation.js';
-import { buildSilenceUrl, buildVehicleDashboardUrl, resolveDashboardUrl, silenceMatchers } from './links.js';
+import {
+  buildSilenceUrl,
+  buildVehicleDashboardUrl,
+  pickRunbook,
+  resolveDashboardUrl,
+  silenceMatchers,
+} from './links.js';
 import type {
   AlertStatus,
   AssetContext,
@@ -55,7 +63,10 @@ export interface ShipmentFacts {
   eta?: Date | undefined;
   /** Against this shipment's cargo range. */
   deviation?: TemperatureDeviation | undefined;
-  /** Only while an alert that counts against the budget fires. */
+  /**
+   * While an alert that counts against the budget fires: used so far. Once they all resolved: what the
+   * excursion used in all, from its first start to its last end.
+   */
   budget?: ExcursionBudget | undefined;
   etaAfterBudget?: boolean | undefined;
 }
@@ -72,7 +83,12 @@ export interface AssetEntry {
   depot?: string | undefined;
   zone?: string | undefined;
   reeferUnit?: string | undefined;
+  /** The current reading while firing; once resolved, the peak (the current one would mislead). */
   measuredTempC?: number | undefined;
+  /** The worst reading among all its alerts, firing or resolved (derived-facts.ts peakReading). */
+  peakTempC?: number | undefined;
+  /** Once resolved: when its last alert ended. */
+  endedAt?: Date | undefined;
   /** Earliest start among its firing alerts. */
   firingSince?: Date | undefined;
   firingMinutes?: number | undefined;
@@ -94,7 +110,10 @@ export interface IncidentContext {
   impact?: string | undefined;
   owner?: string | undefined;
   firstAction?: string | undefined;
+  /** The one runbook of the incident (links.ts pickRunbook: the rule's annotation, else the catalog's). */
   runbook?: string | undefined;
+  /** The catalog's runbook alone, for callers that pick among more alerts than this context saw. */
+  catalogRunbook?: string | undefined;
   dashboard?: string | undefined;
   /** Asset incidents: one entry per vehicle, in the order the alerts name them. */
   vehicles: AssetEntry[];
@@ -146,8 +165,8 @@ export function buildIncidentContext(
     impact: entry?.impact ?? service?.impact,
     owner: service?.owner,
     firstAction: entry?.firstAction,
-    // The rule's own annotation is the most specific runbook; the catalog fills in when it has none.
-    runbook: commonAnnotation(alerts, 'runbook_url') ?? entry?.runbook ?? service?.runbook,
+    runbook: pickRunbook(alerts, entry?.runbook ?? service?.runbook),
+    catalogRunbook: entry?.runbook ?? service?.runbook,
     dashboard:
       service?.dashboard === undefined
         ? undefined
@@ -245,8 +264,13 @@ function buildAssetEntry(
   const vehicle = vehicleId === undefined ? undefined : assets.vehicles.get(vehicleId);
   const firing = alerts.filter((alert) => alert.status === 'firing');
   const firingSince = earliest(firing.map((alert) => parseTime(alert.startsAt)));
-  const measuredTempC = measuredTemperature(firing.length > 0 ? firing : alerts, catalog);
+  const readings = uniqueNumbers(alerts.map((alert) => readingOf(alert, catalog)));
   const shipmentIds = uniqueDefined(alerts.flatMap((alert) => shipmentIdsConcerned(alert, vehicle)));
+  const range = cargoRangeOf(shipmentIds, alerts, catalog, assets);
+  const peakTempC = peakReading(readings, range);
+  // Resolved, the last reading is not current: the peak is what QA needs.
+  const measuredTempC = firing.length > 0 ? measuredTemperature(firing, catalog) : peakTempC;
+  const endedAt = firing.length > 0 ? undefined : latest(alerts.map((alert) => parseEnd(alert.endsAt)));
   const depotLabel = singleValue(alerts.map(facilityOf));
   const zone = singleValue(alerts.map(zoneOf));
   const place = [depotLabel, zone].filter(Boolean).join(' ');
@@ -265,6 +289,8 @@ function buildAssetEntry(
     zone,
     reeferUnit: vehicle?.reeferUnit,
     measuredTempC,
+    peakTempC,
+    endedAt,
     firingSince,
     firingMinutes:
       firingSince === undefined ? undefined : Math.max(0, now.getTime() - firingSince.getTime()) / 60_000,
@@ -297,14 +323,16 @@ function buildShipmentFacts(
   const cargoClass = cargoClassId === undefined ? undefined : catalog.cargoClasses.get(cargoClassId);
   const eta = parseTime(shipment?.eta);
 
+  const counted = concerned.filter((alert) => entryOf(alert, catalog)?.countsAgainstBudget === true);
+  const countedFiring = counted.filter((alert) => alert.status === 'firing');
+  // Firing: used so far. All resolved: what the whole excursion used, from its first start to its last end.
   const budgetStart = earliest(
-    concerned
-      .filter((alert) => alert.status === 'firing' && entryOf(alert, catalog)?.countsAgainstBudget === true)
-      .map((alert) => parseTime(alert.startsAt)),
+    (countedFiring.length > 0 ? countedFiring : counted).map((a) => parseTime(a.startsAt)),
   );
+  const budgetEnd = countedFiring.length > 0 ? now : latest(counted.map((alert) => parseEnd(alert.endsAt)));
   const budget =
-    cargoClass !== undefined && budgetStart !== undefined
-      ? excursionBudget(budgetStart, now, cargoClass.excursionAllowanceMinutes)
+    cargoClass !== undefined && budgetStart !== undefined && budgetEnd !== undefined
+      ? excursionBudget(budgetStart, budgetEnd, cargoClass.excursionAllowanceMinutes)
       : undefined;
 
   return {
@@ -382,6 +410,29 @@ function measuredTemperature(alerts: readonly ContextAlert[], catalog: ContextCa
   return undefined;
 }
 
+function readingOf(alert: ContextAlert, catalog: ContextCatalog): number | undefined {
+  return readMeasuredTemperature(alert, entryOf(alert, catalog)?.valueIsTemperature ?? false);
+}
+
+function uniqueNumbers(values: readonly (number | undefined)[]): number[] {
+  return [...new Set(values.filter((v): v is number => v !== undefined))];
+}
+
+/** The range the entry's readings are judged against: its first shipment's cargo class that the catalog knows. */
+function cargoRangeOf(
+  shipmentIds: readonly string[],
+  alerts: readonly ContextAlert[],
+  catalog: ContextCatalog,
+  assets: AssetContext,
+): CargoClass | undefined {
+  const ids = [...shipmentIds.map((id) => assets.shipments.get(id)?.cargoClass), ...alerts.map(cargoClassOf)];
+  for (const id of ids) {
+    const found = id === undefined ? undefined : catalog.cargoClasses.get(id);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 function entryOf(alert: ContextAlert, catalog: ContextCatalog): AlertEntry | undefined {
   const name = alertnameOf(alert);
   return name === undefined ? undefined : catalog.alerts.get(name);
@@ -389,12 +440,6 @@ function entryOf(alert: ContextAlert, catalog: ContextCatalog): AlertEntry | und
 
 function representativeAlert(alerts: readonly ContextAlert[]): ContextAlert | undefined {
   return alerts.find((alert) => alert.status === 'firing') ?? alerts[0];
-}
-
-function commonAnnotation(alerts: readonly ContextAlert[], name: string): string | undefined {
-  return singleValue(
-    alerts.map((alert) => (Object.hasOwn(alert.annotations, name) ? alert.annotations[name] : undefined)),
-  );
 }
 
 /** Labels every alert of the list shares with the same value. */
@@ -417,6 +462,12 @@ function singleValue(values: readonly (string | undefined)[]): string | undefine
 function earliest(times: readonly (Date | undefined)[]): Date | undefined {
   let result: Date | undefined;
   for (const time of times) if (time !== undefined && (result === undefined || time < result)) result = time;
+  return result;
+}
+
+function latest(times: readonly (Date | undefined)[]): Date | undefined {
+  let result: Date | undefined;
+  for (const time of times) if (time !== undefined && (result === undefined || time > result)) result = time;
   return result;
 }
 

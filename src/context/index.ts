@@ -38,7 +38,12 @@ export {
   severityRank,
 } from './escalation.js';
 export { DEFAULT_FLEET_PATH, FileContextProvider, type Fleet, loadFleet } from './file-context-provider.js';
-export { type ContextLines, type FormatContextOptions, formatContextLines } from './format-context-lines.js';
+export {
+  type AssetLines,
+  type ContextLines,
+  type FormatContextOptions,
+  formatContextLines,
+} from './format-context-lines.js';
 export { HttpContextProvider, type HttpContextProviderOptions } from './http-context-provider.js';
 export {
   type AssetEntry,
@@ -48,7 +53,7 @@ export {
   type IncidentKind,
   type ShipmentFacts,
 } from './incident-context.js';
-export { buildSilenceUrl, silenceMatchers } from './links.js';
+export { buildSilenceUrl, pickRunbook, silenceMatchers, telUrl } from './links.js';
 export {
   EMPTY_ASSET_CONTEXT,
   type ResolveAssetContextOptions,

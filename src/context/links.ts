@@ -30,3 +30,27 @@ export function buildVehicleDashboardUrl(grafanaUrl: string, template: string, v
 function stripTrailingSlash(url: string): string {
   return url.replace(/\/+$/, '');
 }
+
+/**
+ * The one runbook an incident shows, everywhere (README "Runbooks"): the alert rule's `runbook_url`
+ * annotation when an alert carries one, else the catalog's. Among alerts the earliest-started one with an
+ * annotation wins (ties by fingerprint), so a later alert or webhook cannot switch the runbook mid-incident.
+ */
+export function pickRunbook(
+  alerts: readonly { annotations: Readonly<Record<string, string>>; startsAt: string; fingerprint: string }[],
+  catalogRunbook: string | undefined,
+): string | undefined {
+  const annotated = alerts
+    .filter((alert) => Object.hasOwn(alert.annotations, 'runbook_url') && alert.annotations.runbook_url)
+    .sort((a, b) => a.startsAt.localeCompare(b.startsAt) || a.fingerprint.localeCompare(b.fingerprint));
+  return annotated[0]?.annotations.runbook_url ?? catalogRunbook;
+}
+
+/**
+ * A `tel:` link for a phone number written for people ("+31 6 1234 5042"): digits and a leading +, nothing
+ * else, so fleet data can never smuggle another scheme or markup into the link. Undefined when too few digits.
+ */
+export function telUrl(phone: string): string | undefined {
+  const digits = phone.replace(/[\s().\-/]/g, '');
+  return /^\+?\d{3,20}$/.test(digits) ? `tel:${digits}` : undefined;
+}

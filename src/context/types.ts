@@ -11,6 +11,8 @@ export interface ContextAlert {
   annotations: Record<string, string>;
   /** RFC 3339. */
   startsAt: string;
+  /** RFC 3339; Alertmanager's `0001-01-01T00:00:00Z` while firing. Gives a resolved excursion its length. */
+  endsAt?: string | undefined;
   fingerprint: string;
   generatorURL: string;
 }

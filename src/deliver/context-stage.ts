@@ -5,15 +5,19 @@
  */
 import {
   buildIncidentContext,
+  buildSilenceUrl,
   type ContextCatalog,
   type ContextProvider,
   formatContextLines,
   loadContextCatalog,
+  pickRunbook,
   resolveAssetContext,
+  silenceMatchers,
 } from '../context/index.js';
 import type { ColdChainFacts } from '../domain/cold-chain.js';
 import type { IncidentSnapshot } from '../domain/model.js';
 import { coldChainFactsOf } from '../incidents/cold-chain.js';
+import { safeUrl } from '../render/describe.js';
 import type { ContextView } from '../render/view.js';
 
 export interface Escalation {
@@ -47,6 +51,10 @@ export interface ContextStageOptions {
   provider: ContextProvider;
   deadlineMs: number;
   onUnavailable: (reason: string) => void;
+  /** The policy's display_timezone. */
+  timeZone?: string | undefined;
+  /** ALERTMANAGER_URL: where a silence link points when the webhook's externalURL is not a usable URL. */
+  alertmanagerUrls?: readonly string[] | undefined;
 }
 
 export function createContextStage(options: ContextStageOptions): ContextStage {
@@ -68,7 +76,11 @@ export function createContextStage(options: ContextStageOptions): ContextStage {
         resolved,
         new Date(now),
       );
-      const lines = formatContextLines(ctx);
+      const lines = formatContextLines(ctx, { timeZone: options.timeZone });
+      // The silence form must open where people's browsers reach Alertmanager: the webhook's externalURL,
+      // else the first ALERTMANAGER_URL. Never the catalog's host: it is an example, not this deployment's.
+      const alertmanager = safeUrl(snapshot.externalURL) ?? safeUrl(options.alertmanagerUrls?.[0]);
+      const [onlyVehicle, ...otherVehicles] = ctx.vehicles;
       const esc = ctx.escalation;
       const escalation =
         snapshot.status === 'firing' && esc.rule && (esc.severity || esc.addEmail.length)
@@ -84,9 +96,22 @@ export function createContextStage(options: ContextStageOptions): ContextStage {
         view: {
           heading: lines.heading,
           lines: lines.lines,
-          runbook: ctx.runbook,
-          dashboard: ctx.dashboard,
-          silenceUrl: ctx.links.silence,
+          firstAction: lines.firstAction,
+          assets: lines.assets,
+          // Every alert of the episode, not only the firing ones: the runbook must not change between updates.
+          runbook: pickRunbook(snapshot.alerts, ctx.catalogRunbook),
+          // One vehicle: its own dashboard (the catalog's var-vehicle_id template); several: each block has its own.
+          dashboard: (otherVehicles.length === 0 ? onlyVehicle?.links.dashboard : undefined) ?? ctx.dashboard,
+          silenceUrl:
+            alertmanager &&
+            buildSilenceUrl(
+              alertmanager,
+              silenceMatchers(
+                Object.keys(snapshot.commonLabels).length > 0
+                  ? snapshot.commonLabels
+                  : (alerts[0]?.labels ?? {}),
+              ),
+            ),
           unavailable: ctx.unavailable?.reason,
         },
         severity: escalation?.severity ?? snapshot.severity,

@@ -14,7 +14,7 @@ import {
 } from '../alertmanager/verdict.js';
 import { RateLimitedError } from '../channels/errors.js';
 import type { Deliverer, DeliveryRun } from '../channels/registry.js';
-import type { Policy } from '../config/config.js';
+import { FLAPPING_DEFAULTS, type Policy, STORM_DEFAULTS } from '../config/config.js';
 import type { IncidentFlags } from '../domain/delivery-log.js';
 import { effectiveDelivery, incidentDestinations } from '../domain/destinations.js';
 import { describeLadderState, incidentNotices } from '../domain/ladder.js';
@@ -30,6 +30,7 @@ import { deliveriesFor, selectRoutes } from '../route/route.js';
 import type { AlertStore } from '../store/alert-store.js';
 import type { DeliveryLocks } from '../store/delivery-locks.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
+import type { FlapStore } from '../store/flap-store.js';
 import type { ContextOutcome, ContextStage } from './context-stage.js';
 import { reportingSends } from './delivery-report.js';
 import { advanceLadder, ladderOf, ladderWakeAt } from './escalate.js';
@@ -52,6 +53,8 @@ export interface ReconcileDeps {
   /** PUBLIC_URL: a message Slack's limits force to shorten links to the whole incident there. */
   publicUrl?: string | undefined;
   now?: () => number;
+  /** Flap control's episode list (issue 14): a resolve is recorded there, for "last settled at". */
+  flaps?: FlapStore | undefined;
   /** TTL of the per-delivery lock (ms); how long a crashed worker's lock blocks its delivery. */
   deliveryLockMs?: number;
 }
@@ -101,6 +104,8 @@ function escalatedTargets(
             broadcast_reminders: false,
             continue: false,
             escalate: [],
+            storm: { ...STORM_DEFAULTS },
+            flapping: { ...FLAPPING_DEFAULTS },
           },
         ],
         undefined,
@@ -177,6 +182,7 @@ export async function reconcileDelivery(
       context: context?.view,
       severity: context?.severity,
       incidentUrl: deps.publicUrl ? incidentPageUrl(deps.publicUrl, snapshot.incidentId) : undefined,
+      timeZone: deps.policy.display_timezone,
     });
     const run: DeliveryRun = {
       snapshot,
@@ -226,6 +232,12 @@ export async function reconcileDelivery(
       await reportingSends(run, deps.logger, () => deliverer.sync(run));
     for (const action of actions)
       await reportingSends(run, deps.logger, () => deliverer.perform(run, action));
+    if (deps.flaps && snapshot.status === 'resolved' && actions.some((a) => a.kind === 'change'))
+      await deps.flaps.recordEpisode(groupId, {
+        incidentId,
+        startedAt: snapshot.startedAt,
+        resolvedAt: snapshot.resolvedAt ?? now,
+      });
 
     // Ingest queues only the destinations of the first notification; escalated ones follow each change here.
     const extra = (flags.extraDeliveries ?? []).filter((d) => d.id !== deliveryId);

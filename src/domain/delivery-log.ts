@@ -2,6 +2,7 @@
  * What the relay remembers per delivery (the delivery log) and per incident (the flags), as data. The
  * store keeps them in Redis (store/delivery-store.ts); everything else reads and plans over these shapes.
  */
+import type { FlapShown } from './flapping.js';
 import type { AlertStatus, DeliveryTarget } from './model.js';
 
 export type DeliveryOutcome = 'delivered' | 'previewed' | 'dead_lettered';
@@ -22,7 +23,23 @@ export interface ToldState {
 
 export interface DeliveryLog {
   /** The first message: Slack channel id + ts, or the first email's Message-ID and subject. */
-  root?: { channel?: string; ts?: string; messageId?: string; subject?: string; at: number };
+  root?: {
+    channel?: string;
+    ts?: string;
+    /** Slack: the thread the root is a reply in (a storm digest's), where its own replies go too. */
+    thread?: string;
+    messageId?: string;
+    subject?: string;
+    at: number;
+  };
+  /** Set once the storm and flapping decisions for the first message were taken (channels/episodes.ts). */
+  decided?: boolean;
+  /** The storm digest this delivery's first message was folded into (domain/storm.ts). */
+  storm?: string;
+  /** A flapping episode: the earlier episode's message it reuses, and the counter it shows (domain/flapping.ts). */
+  flap?: FlapShown & {
+    message: { channel?: string; ts?: string; messageId?: string; subject?: string; references?: string[] };
+  };
   /** Email thread: every Message-ID sent so far, oldest first. */
   references: string[];
   /** Hash of the Slack root message as last rendered, so an unchanged incident causes no chat.update. */

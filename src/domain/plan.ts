@@ -163,7 +163,9 @@ export function nextReminderAt(
 export function planDelivery(input: PlanInput): PlannedAction[] {
   const { snapshot, log, flags, delivery, now } = input;
   const notices = input.notices ?? [];
-  if (!log.root)
+  // A root without `told` is a first message begun but not finished (a flapping episode takes over an
+  // earlier message in steps): the post goes on from where it stopped.
+  if (!log.root || !log.told)
     return [notices.length ? { kind: 'post', notices: notices.map((n) => n.key) } : { kind: 'post' }];
   const actions: PlannedAction[] = [];
   const change = log.told ? diffTold(log.told, snapshot) : undefined;

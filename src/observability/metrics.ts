@@ -145,6 +145,24 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['channel'] as const,
       registers,
     }),
+    stormDigests: new Counter({
+      name: 'relay_storm_digests_total',
+      help: 'Storm digests started (one Slack message or one email thread per storm and destination), by channel',
+      labelNames: ['channel'] as const,
+      registers,
+    }),
+    stormFolded: new Counter({
+      name: 'relay_storm_folded_total',
+      help: 'First messages of incidents folded into a storm digest instead of posted on their own, by channel',
+      labelNames: ['channel'] as const,
+      registers,
+    }),
+    flapsShown: new Counter({
+      name: 'relay_flap_episodes_reused_total',
+      help: "Firing episodes of a flapping group shown on an earlier episode's message instead of a new one, by channel",
+      labelNames: ['channel'] as const,
+      registers,
+    }),
     slackMessagesAdopted: new Counter({
       name: 'relay_slack_messages_adopted_total',
       help: 'Slack messages (kind: root or reply) found by their metadata after a post whose answer was lost, and adopted instead of posted again',

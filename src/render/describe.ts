@@ -3,6 +3,7 @@
  * renderer escapes for its own medium, so a label value is always data.
  */
 import { encodeComponent } from '../context/safe-text.js';
+import { createDisplayClock } from '../domain/display-time.js';
 import { formatElapsed } from '../domain/duration.js';
 import { matcherSetText } from '../domain/matchers.js';
 import type { AlertState, IncidentSnapshot } from '../domain/model.js';
@@ -39,9 +40,18 @@ export function subjectOf(snapshot: IncidentSnapshot): string | undefined {
   return undefined;
 }
 
+/** Vehicles named in a title before "+N": a header holds 150 characters. */
+const TITLE_VEHICLES = 3;
+
 export function titleOf(snapshot: IncidentSnapshot): string {
   const subject = subjectOf(snapshot);
-  return subject ? `${alertnameOf(snapshot)} · ${subject}` : alertnameOf(snapshot);
+  if (subject) return `${alertnameOf(snapshot)} · ${subject}`;
+  // Several vehicles in one group: name them, so the header says which trucks without opening the message.
+  const vehicles = [...new Set(snapshot.alerts.map((a) => a.labels.vehicle_id).filter(Boolean))];
+  if (vehicles.length < 2) return alertnameOf(snapshot);
+  const named = vehicles.slice(0, TITLE_VEHICLES).join(', ');
+  const more = vehicles.length > TITLE_VEHICLES ? ` +${vehicles.length - TITLE_VEHICLES}` : '';
+  return `${alertnameOf(snapshot)} · ${named}${more}`;
 }
 
 export function summaryOf(snapshot: IncidentSnapshot): string | undefined {
@@ -69,23 +79,9 @@ export function distinguishingLabels(alert: AlertState, snapshot: IncidentSnapsh
 
 export { formatElapsed };
 
-export function formatTime(ms: number): string {
-  // A snapshot stored before timestamps were checked may hold one Date cannot represent; toISOString throws.
-  const date = new Date(ms);
-  return Number.isNaN(date.getTime()) ? 'an unknown time' : `${date.toISOString().slice(11, 16)} UTC`;
-}
-
-export function sinceText(alert: AlertState, now: number): string {
-  const started = Date.parse(alert.startsAt);
-  return Number.isNaN(started) ? '' : `since ${formatTime(started)} (${formatElapsed(now - started)})`;
-}
-
-export function runbookOf(snapshot: IncidentSnapshot, catalogRunbook?: string): string | undefined {
-  return (
-    snapshot.commonAnnotations.runbook_url ??
-    snapshot.alerts.find((a) => a.annotations.runbook_url)?.annotations.runbook_url ??
-    catalogRunbook
-  );
+/** A time in the display_timezone (UTC unless given), with its date when not on `now`'s day. */
+export function formatTime(ms: number, timeZone?: string, now: number = ms): string {
+  return createDisplayClock(timeZone, now).format(ms);
 }
 
 /**

@@ -2,8 +2,11 @@
  * The message view: everything a notification says, built once from the incident snapshot, its cold-chain
  * context and its flags, then rendered by the Slack and email renderers. Pure; plain text throughout.
  */
+import type { AssetLines } from '../context/format-context-lines.js';
+import { pickRunbook, telUrl } from '../context/links.js';
 import { encodeComponent, toWellFormed } from '../context/safe-text.js';
 import type { IncidentFlags } from '../domain/delivery-log.js';
+import { createDisplayClock, type DisplayClock } from '../domain/display-time.js';
 import type { IncidentNotice } from '../domain/ladder.js';
 import type { IncidentSnapshot, Labels } from '../domain/model.js';
 import { acknowledgementCovers } from '../domain/plan.js';
@@ -13,10 +16,7 @@ import {
   descriptionOf,
   distinguishingLabels,
   formatElapsed,
-  formatTime,
-  runbookOf,
   safeUrl,
-  sinceText,
   summaryOf,
   titleOf,
 } from './describe.js';
@@ -24,7 +24,12 @@ import {
 /** What the context stage adds to a message (see src/context). */
 export interface ContextView {
   heading: string;
+  /** The longer context: affects, impact, owner, escalation. */
   lines: string[];
+  /** The catalog's first action: shown first, before any longer context. */
+  firstAction?: string | undefined;
+  /** Asset incidents: one compact block per vehicle, shipment or place. */
+  assets?: AssetLines[] | undefined;
   runbook?: string | undefined;
   dashboard?: string | undefined;
   silenceUrl?: string | undefined;
@@ -38,6 +43,22 @@ export interface AlertLine {
   since: string;
   summary?: string | undefined;
   value?: string | undefined;
+}
+
+/** A phone number ready for a link: `tel` is digits only (links.ts telUrl), `phone` as people write it. */
+export interface CallView {
+  name: string;
+  phone: string;
+  tel: string;
+}
+
+/** An asset block as a renderer needs it: the context's lines, the driver's phone checked for a tel: link. */
+export interface AssetView {
+  title: string;
+  status: 'firing' | 'resolved';
+  driver?: { name: string; phone?: string | undefined; tel?: string | undefined } | undefined;
+  facts: string[];
+  dashboard?: string | undefined;
 }
 
 export interface MessageView {
@@ -63,6 +84,16 @@ export interface MessageView {
   escalation?: string | undefined;
   /** The escalations and lapses so far, each with its time: the story a destination added later first hears. */
   notices?: string[] | undefined;
+  /** The first action, with the drivers of the firing vehicles to call, shown right under the headline. */
+  firstAction?: { text: string; calls: CallView[] } | undefined;
+  assets: AssetView[];
+  /**
+   * Resolved: how long each step took, fired → notified → acknowledged → resolved ("Fired 02:53 UTC →
+   * notified 1m later → acknowledged by @ana 4m later → resolved 7m later").
+   */
+  timeline?: string | undefined;
+  /** The display_timezone the view's times are in, for replies rendered beside it. */
+  timeZone: string;
   /** The incident's console page (PUBLIC_URL/incidents/{id}): the footer's link, and where a shortened message points. */
   incidentUrl?: string | undefined;
 }
@@ -102,6 +133,14 @@ function wellFormedContext(context: ContextView | undefined): ContextView | unde
   return {
     heading: toWellFormed(context.heading),
     lines: context.lines.map(toWellFormed),
+    firstAction: text(context.firstAction),
+    assets: context.assets?.map((a) => ({
+      title: toWellFormed(a.title),
+      status: a.status,
+      driver: a.driver && { name: toWellFormed(a.driver.name), phone: text(a.driver.phone) },
+      facts: a.facts.map(toWellFormed),
+      dashboard: text(a.dashboard),
+    })),
     runbook: text(context.runbook),
     dashboard: text(context.dashboard),
     silenceUrl: text(context.silenceUrl),
@@ -131,9 +170,12 @@ export function buildView(
     incidentUrl?: string | undefined;
     /** From domain/ladder.ts: the state line and the notices so far. */
     ladder?: { state?: string | undefined; notices: readonly IncidentNotice[] } | undefined;
+    /** The policy's display_timezone (UTC when not given). */
+    timeZone?: string | undefined;
   },
 ): MessageView {
   const { now, flags = {} } = options;
+  const clock = createDisplayClock(options.timeZone, now);
   // Label data may hold anything JSON can carry; rendering must never throw on it (one bad character would
   // otherwise retry a delivery into a dead letter).
   const snapshot = wellFormedSnapshot(stored);
@@ -143,7 +185,7 @@ export function buildView(
     a.status === b.status ? 0 : a.status === 'firing' ? -1 : 1,
   );
   const shown = ordered.slice(0, MAX_ALERT_LINES);
-  const end = snapshot.status === 'resolved' ? (snapshot.resolvedAt ?? now) : now;
+  const end = snapshot.status === 'resolved' ? endOf(snapshot, now) : now;
   // The incident began when its first alert did, which may be long before the relay heard of it.
   const starts = snapshot.alerts.map((a) => Date.parse(a.startsAt)).filter((t) => !Number.isNaN(t));
   const began = Math.min(snapshot.startedAt, ...starts);
@@ -152,7 +194,8 @@ export function buildView(
     const safe = partOrElse(() => safeUrl(url()), undefined);
     if (safe && !links.some((l) => l.url === safe)) links.push({ label, url: safe });
   };
-  add('Runbook', () => runbookOf(snapshot, context?.runbook));
+  // One runbook everywhere (links.ts pickRunbook); the context stage picked it with the catalog's in view.
+  add('Runbook', () => context?.runbook ?? pickRunbook(snapshot.alerts, undefined));
   add('Dashboard', () => context?.dashboard);
   add('Alertmanager', () => alertmanagerUrl(snapshot));
   add('Source', () => snapshot.alerts[0]?.generatorURL);
@@ -178,8 +221,8 @@ export function buildView(
       since: partOrElse(
         () =>
           a.status === 'firing'
-            ? sinceText(a, now)
-            : `resolved${a.endsAt.startsWith('0001') ? '' : ` at ${formatTime(Date.parse(a.endsAt))}`}`,
+            ? sinceText(a, now, clock)
+            : `resolved${a.endsAt.startsWith('0001') ? '' : ` at ${clock.format(Date.parse(a.endsAt))}`}`,
         a.status,
       ),
       summary: snapshot.alerts.length > 1 ? a.annotations.summary : undefined,
@@ -189,38 +232,115 @@ export function buildView(
     truncatedAlerts: snapshot.truncatedAlerts,
     context,
     links,
-    startedAt: formatTime(began),
-    duration: formatElapsed(end - began),
+    startedAt: clock.format(began),
+    duration: formatSpan(end - began),
     incidentUrl,
-    acknowledged: partOrElse(() => describeAcknowledgement(flags, snapshot, began), undefined),
-    silenced: partOrElse(() => describeSilences(flags, now), undefined),
+    acknowledged: partOrElse(() => describeAcknowledgement(flags, snapshot, began, clock), undefined),
+    silenced: partOrElse(() => describeSilences(flags, now, clock), undefined),
     escalation: snapshot.status === 'firing' ? options.ladder?.state : undefined,
     notices: options.ladder?.notices.length
-      ? options.ladder.notices.map((n) => toWellFormed(`${formatTime(n.at)} ${n.text}`))
+      ? options.ladder.notices.map((n) => toWellFormed(`${clock.format(n.at)} ${n.text}`))
       : undefined,
+    firstAction: context?.firstAction ? { text: context.firstAction, calls: callsOf(context) } : undefined,
+    // A vehicle's dashboard already in the links row (the only vehicle) is not repeated in its block.
+    assets: (context?.assets ?? []).map((a) => {
+      const asset = assetViewOf(a);
+      return links.some((l) => l.url === asset.dashboard) ? { ...asset, dashboard: undefined } : asset;
+    }),
+    timeline:
+      snapshot.status === 'resolved'
+        ? partOrElse(() => describeTimeline(snapshot, flags, began, end, clock), undefined)
+        : undefined,
+    timeZone: clock.timeZone,
   };
+}
+
+function sinceText(alert: IncidentSnapshot['alerts'][number], now: number, clock: DisplayClock): string {
+  const started = Date.parse(alert.startsAt);
+  return Number.isNaN(started) ? '' : `since ${clock.format(started)} (${formatElapsed(now - started)})`;
+}
+
+/** When the incident ended: its alerts' last endsAt (Alertmanager's time), else when the relay heard of it. */
+function endOf(snapshot: IncidentSnapshot, now: number): number {
+  const ends = snapshot.alerts
+    .map((a) => Date.parse(a.endsAt))
+    .filter((t) => !Number.isNaN(t) && t > 0 && new Date(t).getUTCFullYear() >= 1970);
+  return ends.length ? Math.max(...ends) : (snapshot.resolvedAt ?? now);
+}
+
+function assetViewOf(asset: AssetLines): AssetView {
+  const phone = asset.driver?.phone;
+  return {
+    title: asset.title,
+    status: asset.status,
+    driver: asset.driver && { name: asset.driver.name, phone, tel: phone ? telUrl(phone) : undefined },
+    facts: asset.facts,
+    dashboard: partOrElse(() => safeUrl(asset.dashboard), undefined),
+  };
+}
+
+/** The drivers of the vehicles still firing, each once: who the first action calls. */
+function callsOf(context: ContextView): CallView[] {
+  const calls: CallView[] = [];
+  for (const asset of context.assets ?? []) {
+    const phone = asset.driver?.phone;
+    const tel = phone ? telUrl(phone) : undefined;
+    if (asset.status !== 'firing' || !phone || !tel || calls.some((c) => c.tel === tel)) continue;
+    calls.push({ name: asset.driver!.name, phone, tel });
+  }
+  return calls;
+}
+
+/**
+ * How long each step took once resolved. "Notified" is when the relay accepted the group's first webhook:
+ * the first message goes out from there, paced, within seconds.
+ */
+function describeTimeline(
+  snapshot: IncidentSnapshot,
+  flags: IncidentFlags,
+  began: number,
+  end: number,
+  clock: DisplayClock,
+): string {
+  const steps = [`Fired ${clock.format(began)}`];
+  let previous = began;
+  const step = (what: string, at: number) => {
+    steps.push(`${what} ${formatSpan(Math.max(0, at - previous))} later`);
+    previous = Math.max(previous, at);
+  };
+  step('notified', snapshot.startedAt);
+  if (flags.acknowledged && flags.acknowledged.at <= end)
+    step(`acknowledged by ${flags.acknowledged.by}`, flags.acknowledged.at);
+  step('resolved', end);
+  return toWellFormed(`${steps.join(' → ')} (${formatSpan(end - began)} in all)`);
+}
+
+/** Steps of a quick incident take seconds: "18s" says more than "0m". Otherwise as every duration. */
+function formatSpan(ms: number): string {
+  return ms < 60_000 ? `${Math.round(Math.max(0, ms) / 1000)}s` : formatElapsed(ms);
 }
 
 function describeAcknowledgement(
   flags: IncidentFlags,
   snapshot: IncidentSnapshot,
   began: number,
+  clock: DisplayClock,
 ): string | undefined {
   if (!flags.acknowledged) return undefined;
   const { by, at } = flags.acknowledged;
   return toWellFormed(
-    `Acknowledged by ${by} at ${formatTime(at)}, ${formatElapsed(at - began)} after it fired${
+    `Acknowledged by ${by} at ${clock.format(at)}, ${formatSpan(at - began)} after it fired${
       acknowledgementCovers(flags, snapshot) ? '' : '; new alerts since, so reminders resumed'
     }`,
   );
 }
 
-function describeSilences(flags: IncidentFlags, now: number): string | undefined {
+function describeSilences(flags: IncidentFlags, now: number, clock: DisplayClock): string | undefined {
   const active = (flags.silences ?? []).filter((x) => x.until > now);
   if (!active.length || !flags.silencedUntil || flags.silencedUntil <= now) return undefined;
   const first = active[0]!;
   return toWellFormed(
-    `Silenced by ${first.by} until ${formatTime(flags.silencedUntil)} (${first.matched} alert${first.matched === 1 ? '' : 's'} matched, silence ${first.id.slice(0, 8)}); reminders paused`,
+    `Silenced by ${first.by} until ${clock.format(flags.silencedUntil)} (${first.matched} alert${first.matched === 1 ? '' : 's'} matched, silence ${first.id.slice(0, 8)}); reminders paused`,
   );
 }
 

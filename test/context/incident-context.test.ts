@@ -68,13 +68,16 @@ describe('an infrastructure incident (PostgreSQLDown)', () => {
       'https://alertmanager.coldchain.example/#/silences/new?filter={alertname="PostgreSQLDown",instance="postgres-exporter:9187",job="postgres",service="postgresql",severity="critical"}',
     );
 
+    // The first action is its own field (shown first); the runbook is a link, not a line.
     expect(formatContextLines(ctx)).toEqual({
       heading: 'Dispatch impact · PostgreSQL (dispatch database)',
+      firstAction:
+        'Check `docker ps --filter name=coldchain-postgres` and its logs; restart the container if it exited.',
+      assets: [],
       lines: [
         'Affects: dispatch order intake, driver assignment, live tracking, customer notifications',
         'Impact: No new dispatch orders can be accepted and drivers cannot be assigned; live tracking shows stale positions.',
-        'Owner: platform-data · First action: Check `docker ps --filter name=coldchain-postgres` and its logs; restart the container if it exited.',
-        'Runbook: https://runbooks.coldchain.example/services/postgresql',
+        'Owner: platform-data',
       ],
     });
   });
@@ -92,7 +95,7 @@ describe('an infrastructure incident (PostgreSQLDown)', () => {
       const { lines } = formatContextLines(ctx);
       expect(ctx.kind).toBe('infrastructure');
       expect(lines.length).toBeGreaterThanOrEqual(2);
-      expect(lines.length).toBeLessThanOrEqual(4);
+      expect(lines.length).toBeLessThanOrEqual(3);
     }
   });
 
@@ -133,13 +136,25 @@ describe('a reefer incident (ReeferTemperatureExcursion on TRK-0042)', () => {
     const ctx = await contextFor([alert], 'warning');
     expect(formatContextLines(ctx)).toEqual({
       heading: 'Cold-chain cargo · TRK-0042 · chilled pharma',
+      firstAction:
+        'Call the driver to check the reefer setpoint, the doors and the unit display; divert to the nearest depot if it does not recover.',
+      assets: [
+        {
+          title: 'TRK-0042 · depot Rotterdam-North',
+          status: 'firing',
+          driver: { name: 'Ana Silva', phone: '+31 6 1234 5042' },
+          facts: [
+            'SHP-0042 for Pfizer NL: COVID-19 vaccines, 1,200 vials (chilled pharma 2–8 °C)',
+            '9.4 °C, +1.4 °C above range for 19m · budget used 63% of 30m · ETA 14:20 UTC (after budget runs out)',
+          ],
+          dashboard: 'https://grafana.coldchain.example/d/reefer-fleet/reefer-fleet?var-vehicle_id=TRK-0042',
+        },
+      ],
       lines: [
-        'TRK-0042 · driver Ana Silva · depot Rotterdam-North · SHP-0042 for Pfizer NL: COVID-19 vaccines, 1,200 vials (chilled pharma 2–8 °C) · 9.4 °C, +1.4 °C above range for 19m · budget used 63% of 30m · ETA 14:20 UTC (after budget runs out)',
         'Escalated to critical: chilled pharma excursion on TRK-0042 has used 63% of its 30 min budget (rule pharma-excursion-half-budget)',
         'Also notifying: qa@coldchain.example, qa-pharma@coldchain.example',
         'Impact: The cargo is outside its allowed temperature range; past its excursion allowance it may have to be destroyed.',
-        'Owner: cold-chain-ops · First action: Call the driver to check the reefer setpoint, the doors and the unit display; divert to the nearest depot if it does not recover.',
-        'Runbook: https://runbooks.coldchain.example/fleet/reefer-temperature-excursion',
+        'Owner: cold-chain-ops',
       ],
     });
   });
@@ -184,21 +199,32 @@ describe('a reefer incident (ReeferTemperatureExcursion on TRK-0042)', () => {
 
   it('shows times in the configured zone', async () => {
     const ctx = await contextFor([alert], 'warning');
-    expect(formatContextLines(ctx, { timeZone: 'Europe/Amsterdam' }).lines[0]).toMatch(
+    expect(formatContextLines(ctx, { timeZone: 'Europe/Amsterdam' }).assets[0]?.facts[1]).toMatch(
       / · ETA 15:20 CET \(after budget runs out\)$/,
     );
   });
 
   it('falls back to UTC for a zone it does not know', async () => {
     const ctx = await contextFor([alert], 'warning');
-    expect(formatContextLines(ctx, { timeZone: 'Europe/Amsterdan' }).lines[0]).toContain(' · ETA 14:20 UTC ');
+    expect(formatContextLines(ctx, { timeZone: 'Europe/Amsterdan' }).assets[0]?.facts[1]).toContain(
+      ' · ETA 14:20 UTC ',
+    );
   });
 
   it('shows the day when the ETA is not today', async () => {
     const ctx = await contextFor([alert], 'warning');
     const shipment = ctx.vehicles[0]?.shipments[0];
     if (shipment !== undefined) shipment.eta = new Date('2026-11-27T06:00:00Z');
-    expect(formatContextLines(ctx).lines[0]).toContain(' · ETA 27 Nov 06:00 UTC (after budget runs out)');
+    expect(formatContextLines(ctx).assets[0]?.facts[1]).toContain(
+      ' · ETA 27 Nov 06:00 UTC (after budget runs out)',
+    );
+  });
+
+  it('flags an ETA already past, with how long ago', async () => {
+    const ctx = await contextFor([alert], 'warning');
+    const shipment = ctx.vehicles[0]?.shipments[0];
+    if (shipment !== undefined) shipment.eta = new Date(NOW.getTime() - 2 * 3600_000 - 5 * 60_000);
+    expect(formatContextLines(ctx).assets[0]?.facts[1]).toMatch(/ · ETA 09:55 UTC, 2h 5m ago$/);
   });
 
   it('leaves a warning below half budget as it is and re-checks at 50%', async () => {
@@ -206,15 +232,42 @@ describe('a reefer incident (ReeferTemperatureExcursion on TRK-0042)', () => {
     expect(ctx.severity).toBe('warning');
     expect(ctx.escalation.matches).toEqual([]);
     expect(ctx.nextRecheckAt).toEqual(new Date('2026-11-26T12:05:00Z'));
-    expect(formatContextLines(ctx).lines[1]).toMatch(/^Impact: /);
+    expect(formatContextLines(ctx).lines[0]).toMatch(/^Impact: /);
   });
 
   it('says resolved and stops counting budget once the alert resolves', async () => {
     const ctx = await contextFor([{ ...alert, status: 'resolved' }], 'warning');
     expect(ctx.vehicles[0]?.shipments[0]?.budget).toBeUndefined();
     expect(ctx.nextRecheckAt).toBeUndefined();
-    expect(formatContextLines(ctx).lines[0]).toBe(
-      'TRK-0042 · driver Ana Silva · depot Rotterdam-North · SHP-0042 for Pfizer NL: COVID-19 vaccines, 1,200 vials (chilled pharma 2–8 °C) · 9.4 °C, +1.4 °C above range · ETA 14:20 UTC · resolved',
+    // Resolved, the reading is the peak: it must not read as current.
+    expect(formatContextLines(ctx).assets[0]).toMatchObject({
+      title: 'TRK-0042 · depot Rotterdam-North · resolved',
+      status: 'resolved',
+      facts: [
+        'SHP-0042 for Pfizer NL: COVID-19 vaccines, 1,200 vials (chilled pharma 2–8 °C)',
+        'peaked at 9.4 °C, +1.4 °C above range · ETA 14:20 UTC',
+      ],
+    });
+  });
+
+  it('keeps the peak, the time out of range and the budget used once resolved', async () => {
+    const ended = (minutesAgo: number) => new Date(NOW.getTime() - minutesAgo * 60_000).toISOString();
+    const earlier = { ...reeferExcursion('TRK-0042', 'SHP-0042', 19, '10.1'), status: 'resolved' as const };
+    const later = { ...reeferExcursion('TRK-0042', 'SHP-0042', 9, '8.6'), status: 'resolved' as const };
+    const ctx = await contextFor(
+      [
+        { ...earlier, fingerprint: 'a', endsAt: ended(9) },
+        { ...later, fingerprint: 'b', endsAt: ended(1) },
+      ],
+      'warning',
+    );
+    expect(ctx.vehicles[0]).toMatchObject({
+      measuredTempC: 10.1,
+      peakTempC: 10.1,
+      endedAt: new Date(ended(1)),
+    });
+    expect(formatContextLines(ctx).assets[0]?.facts[1]).toBe(
+      'peaked at 10.1 °C, +2.1 °C above range · out of range for 18m · budget used 60% of 30m · ETA 14:20 UTC',
     );
   });
 });
@@ -242,13 +295,23 @@ describe('asset groups', () => {
       zone: 'cargo-1',
     });
     expect(ctx.vehicles.map((entry) => entry.subject)).toEqual(['TRK-0042', 'TRK-0077']);
-    const { heading, lines } = formatContextLines(ctx);
+    const { heading, assets } = formatContextLines(ctx);
     expect(heading).toBe('Cold-chain cargo · 2 vehicles · 2 shipments · chilled pharma');
-    expect(lines.slice(0, 2)).toEqual([
-      'TRK-0042 · driver Ana Silva · depot Rotterdam-North · SHP-0042 for Pfizer NL: COVID-19 vaccines, 1,200 vials (chilled pharma 2–8 °C) · 9.4 °C, +1.4 °C above range for 4m · budget used 13% of 30m · ETA 14:20 UTC (after budget runs out)',
-      'TRK-0077 · driver Jonas Weber · depot Venlo · SHP-0077 for Apotheek Centraal Venlo: Insulin pens, 3,000 units (chilled pharma 2–8 °C) · 9.4 °C, +1.4 °C above range for 4m · budget used 13% of 30m · ETA 12:20 UTC',
+    expect(assets.map((a) => [a.title, a.driver?.name, ...a.facts])).toEqual([
+      [
+        'TRK-0042 · depot Rotterdam-North',
+        'Ana Silva',
+        'SHP-0042 for Pfizer NL: COVID-19 vaccines, 1,200 vials (chilled pharma 2–8 °C)',
+        '9.4 °C, +1.4 °C above range for 4m · budget used 13% of 30m · ETA 14:20 UTC (after budget runs out)',
+      ],
+      [
+        'TRK-0077 · depot Venlo',
+        'Jonas Weber',
+        'SHP-0077 for Apotheek Centraal Venlo: Insulin pens, 3,000 units (chilled pharma 2–8 °C)',
+        '9.4 °C, +1.4 °C above range for 4m · budget used 13% of 30m · ETA 12:20 UTC',
+      ],
     ]);
-    expect(lines).toContain('Runbook: https://runbooks.example/reefer-excursion');
+    expect(ctx.runbook).toBe('https://runbooks.example/reefer-excursion');
     // The measurement label is left out of the silence, so it keeps matching as the temperature moves.
     expect(decodeURIComponent(ctx.links.silence)).toMatch(
       /filter=\{alertname="ReeferTemperatureExcursion",severity="critical",zone="cargo-1"\}$/,
@@ -258,10 +321,12 @@ describe('asset groups', () => {
 
   it('lists every shipment of a mixed load, each against its own range', async () => {
     const ctx = await contextFor([reeferExcursion('TRK-0128', undefined, 20, '-12')], 'warning');
-    const [line] = formatContextLines(ctx).lines;
-    expect(line).toBe(
-      'TRK-0128 · driver Sofie Jansen · depot Venlo · SHP-0128 for BioNTech Logistics: mRNA vaccine concentrate, 300 vials (deep-frozen pharma −25 to −15 °C) · −12 °C, +3 °C above range for 20m · budget used 133% of 15m · ETA 18:10 UTC (after budget runs out) · SHP-0129 for Apotheek Centraal Venlo: Paracetamol tablets, 6 pallets (controlled room temperature 15–25 °C) · −12 °C, −27 °C below range for 20m · budget used 8% of 4h · ETA 18:10 UTC (after budget runs out)',
-    );
+    expect(formatContextLines(ctx).assets[0]?.facts).toEqual([
+      'SHP-0128 for BioNTech Logistics: mRNA vaccine concentrate, 300 vials (deep-frozen pharma −25 to −15 °C)',
+      '−12 °C, +3 °C above range for 20m · budget used 133% of 15m · ETA 18:10 UTC (after budget runs out)',
+      'SHP-0129 for Apotheek Centraal Venlo: Paracetamol tablets, 6 pallets (controlled room temperature 15–25 °C)',
+      '−12 °C, −27 °C below range for 20m · budget used 8% of 4h · ETA 18:10 UTC (after budget runs out)',
+    ]);
     expect(ctx.escalation.matches.map((match) => `${match.rule}:${match.shipmentId}`)).toEqual([
       'pharma-excursion-half-budget:SHP-0128',
       'excursion-budget-exhausted:SHP-0128',
@@ -275,9 +340,12 @@ describe('asset groups', () => {
     });
     const ctx = await contextFor([alert], 'warning');
     expect(ctx.severity).toBe('critical');
-    const { lines } = formatContextLines(ctx);
-    expect(lines.slice(0, 3)).toEqual([
-      'TRK-0077 · driver Jonas Weber · depot Venlo · SHP-0077 for Apotheek Centraal Venlo: Insulin pens, 3,000 units (chilled pharma 2–8 °C) · firing for 2m · ETA 12:20 UTC',
+    const { lines, assets } = formatContextLines(ctx);
+    expect(assets[0]?.facts).toEqual([
+      'SHP-0077 for Apotheek Centraal Venlo: Insulin pens, 3,000 units (chilled pharma 2–8 °C)',
+      'firing for 2m · ETA 12:20 UTC',
+    ]);
+    expect(lines.slice(0, 2)).toEqual([
       'Escalated to critical: chilled pharma cargo on TRK-0077: reefer telemetry missing (rule pharma-telemetry-missing)',
       'Also notifying: qa-pharma@coldchain.example',
     ]);
@@ -297,9 +365,13 @@ describe('asset groups', () => {
     const ctx = await contextFor(alerts, 'warning', { vehicle_id: 'TRK-0113' });
     expect(ctx.alertname).toBeUndefined();
     expect(ctx.title).toBe('reefer door open too long');
-    expect(formatContextLines(ctx).lines[0]).toBe(
-      'TRK-0113 · driver Luis Ortega · depot Antwerp-Port · ReeferDoorOpenTooLong, ReeferUnitFault · SHP-0113 for GreenLeaf Fresh: Lettuce and herbs, 22 pallets (fresh produce 0–4 °C) · firing for 12m · ETA 07:50 UTC',
-    );
+    expect(formatContextLines(ctx).assets[0]).toMatchObject({
+      title: 'TRK-0113 · depot Antwerp-Port · ReeferDoorOpenTooLong, ReeferUnitFault',
+      facts: [
+        'SHP-0113 for GreenLeaf Fresh: Lettuce and herbs, 22 pallets (fresh produce 0–4 °C)',
+        'firing for 12m · ETA 07:50 UTC, 4h 10m ago',
+      ],
+    });
   });
 
   it('shows what the labels say when the dispatch context is unavailable, and still escalates by the cargo_class label', () => {
@@ -328,8 +400,15 @@ describe('asset groups', () => {
     );
     expect(ctx.unavailable).toEqual({ reason: unavailable.reason, code: 'timeout' });
     expect(ctx.severity).toBe('critical');
-    expect(formatContextLines(ctx).lines.slice(0, 4)).toEqual([
-      'TRK-0042 · depot Rotterdam-North · SHP-0042 (chilled pharma 2–8 °C) · 9.4 °C, +1.4 °C above range for 19m · budget used 63% of 30m',
+    const formatted = formatContextLines(ctx);
+    expect(formatted.assets[0]).toMatchObject({
+      title: 'TRK-0042 · depot Rotterdam-North',
+      facts: [
+        'SHP-0042 (chilled pharma 2–8 °C)',
+        '9.4 °C, +1.4 °C above range for 19m · budget used 63% of 30m',
+      ],
+    });
+    expect(formatted.lines.slice(0, 3)).toEqual([
       'Escalated to critical: chilled pharma excursion on TRK-0042 has used 63% of its 30 min budget (rule pharma-excursion-half-budget)',
       'Also notifying: qa@coldchain.example, qa-pharma@coldchain.example',
       'Dispatch context unavailable (dispatch API did not answer GET /vehicles/TRK-0042 within 800 ms); showing what the alert labels say',
@@ -338,7 +417,10 @@ describe('asset groups', () => {
 
   it('says when the dispatch system does not know the vehicle', async () => {
     const ctx = await contextFor([reeferExcursion('TRK-9999', undefined, 1)], 'warning');
-    expect(formatContextLines(ctx).lines[0]).toBe('TRK-9999 · not in the dispatch system · 9.4 °C for 1m');
+    expect(formatContextLines(ctx).assets[0]).toMatchObject({
+      title: 'TRK-9999 · not in the dispatch system',
+      facts: ['9.4 °C for 1m'],
+    });
   });
 });
 
@@ -354,6 +436,7 @@ describe('an alert the catalog does not know', () => {
     expect(ctx.kind).toBe('unknown');
     expect(formatContextLines(ctx)).toEqual({
       heading: 'No catalog context',
+      assets: [],
       lines: ['KafkaLagHigh has no entry in the context catalog'],
     });
   });
@@ -375,8 +458,6 @@ describe('an alert the catalog does not know', () => {
 
   it('keeps a newline in a label from splitting a line', async () => {
     const ctx = await contextFor([reeferExcursion('TRK-0042\nINJECTED', undefined, 1)], 'warning');
-    expect(formatContextLines(ctx).lines[0]).toBe(
-      'TRK-0042 INJECTED · not in the dispatch system · 9.4 °C for 1m',
-    );
+    expect(formatContextLines(ctx).assets[0]?.title).toBe('TRK-0042 INJECTED · not in the dispatch system');
   });
 });

@@ -24,6 +24,8 @@ export interface PolicyOptions {
   criticalRepeat?: string;
   /** Merged into `delivery:`. */
   delivery?: Record<string, number | boolean | string>;
+  /** Every route's `storm:` (issue 14). */
+  storm?: { threshold: number; window: string };
 }
 
 export function policyYaml(options: PolicyOptions = {}): string {
@@ -45,6 +47,7 @@ export function policyYaml(options: PolicyOptions = {}): string {
     warning: { slack: WARNING },
     info: { slack: '#alerts-info' },
     delivery,
+    ...(options.storm ? { storm: options.storm } : {}),
   });
 }
 

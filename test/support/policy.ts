@@ -13,12 +13,15 @@ export interface RoutingOptions {
   info?: { slack: string };
   /** Merged into `delivery:`. */
   delivery?: Record<string, unknown>;
+  /** Every route's `storm:` (issue 14); absent: the default, threshold 5 within 30 s. */
+  storm?: { threshold: number; window: string };
   /** Further top-level keys (silence_durations, redis_prefix, …). */
   extra?: Record<string, unknown>;
 }
 
 export function routingPolicy(options: RoutingOptions): string {
   const { critical, warning, info } = options;
+  const storm = options.storm ? { storm: options.storm } : {};
   const routes: Record<string, unknown>[] = [
     {
       name: 'critical',
@@ -26,12 +29,25 @@ export function routingPolicy(options: RoutingOptions): string {
       slack: [critical.slack],
       ...(critical.email ? { email: ['oncall'] } : {}),
       repeat: critical.repeat,
+      ...storm,
     },
   ];
   if (warning)
-    routes.push({ name: 'warning', matchers: ['severity="warning"'], slack: [warning.slack], repeat: '1h' });
+    routes.push({
+      name: 'warning',
+      matchers: ['severity="warning"'],
+      slack: [warning.slack],
+      repeat: '1h',
+      ...storm,
+    });
   if (warning && info)
-    routes.push({ name: 'info', matchers: ['severity="info"'], slack: [info.slack], repeat: 'never' });
+    routes.push({
+      name: 'info',
+      matchers: ['severity="info"'],
+      slack: [info.slack],
+      repeat: 'never',
+      ...storm,
+    });
   const lines = [
     'routes:',
     ...routes.map((route) => `  - ${JSON.stringify(route)}`),

@@ -159,7 +159,12 @@ describe('Slack limits', () => {
 describe('links chosen by an annotation', () => {
   it('cannot choose the visible text of a Slack link: | is encoded', () => {
     const snapshot = snapshotWith((p) => {
+      // The rule's annotation is on every alert (Alertmanager derives commonAnnotations from them).
       p.commonAnnotations = { ...p.commonAnnotations, runbook_url: 'http://evil.example/a|Official runbook' };
+      p.alerts[0]!.annotations = {
+        ...p.alerts[0]!.annotations,
+        runbook_url: 'http://evil.example/a|Official runbook',
+      };
     });
     const rendered = JSON.stringify(renderSlackRoot(buildView(snapshot, { now: NOW })));
     expect(rendered).toContain('<http://evil.example/a%7COfficial%20runbook|Runbook>');

@@ -64,7 +64,7 @@ describe('Slack rendering', () => {
     const rendered = renderSlackRoot(buildView(s, { now: NOW + 60_000 }));
     expect(rendered.attachments[0]!.color).toBe('#2EB67D');
     expect(rendered.text).toContain('RESOLVED');
-    expect(JSON.stringify(rendered)).toMatch(/Resolved after \d+m/);
+    expect(JSON.stringify(rendered)).toMatch(/Resolved after \d+[sm]/);
   });
 });
 

@@ -29,7 +29,13 @@ export interface EmailTemplates {
   render(
     view: MessageView,
     event: EmailEvent,
-    options: { subject: string; now: number; ackUrl?: string },
+    options: {
+      subject: string;
+      now: number;
+      ackUrl?: string | undefined;
+      /** Preview without RELAY_ACK_SECRET: why the acknowledge link is inactive (shown instead of a link). */
+      ackInactive?: string | undefined;
+    },
   ): RenderedEmail;
 }
 
@@ -86,7 +92,7 @@ function describeEvent(event: EmailEvent, view: MessageView, now: number): { lab
     case 'reminder':
       return { label: `Reminder ${event.number}`, text: `Still firing after ${view.duration}.` };
     case 'stale': {
-      const since = `since ${formatTime(event.lastSeenAt)} (${formatElapsed(now - event.lastSeenAt)} ago)`;
+      const since = `since ${formatTime(event.lastSeenAt, view.timeZone, now)} (${formatElapsed(now - event.lastSeenAt)} ago)`;
       const am = event.alertmanager;
       if (am && !am.answered)
         return {
@@ -106,7 +112,7 @@ function describeEvent(event: EmailEvent, view: MessageView, now: number): { lab
     case 'acknowledged':
       return {
         label: 'Acknowledged',
-        text: `Acknowledged by ${event.by} at ${formatTime(event.at)}; reminders stop.`,
+        text: `Acknowledged by ${event.by} at ${formatTime(event.at, view.timeZone)}; reminders stop.`,
       };
   }
 }
@@ -143,6 +149,8 @@ export function loadEmailTemplates(dir: string = DEFAULT_TEMPLATES_DIR): EmailTe
     links: [],
     startedAt: '00:00 UTC',
     duration: '0m',
+    assets: [],
+    timeZone: 'UTC',
   };
   const templates: EmailTemplates = {
     render(view, event, options) {
@@ -157,12 +165,36 @@ export function loadEmailTemplates(dir: string = DEFAULT_TEMPLATES_DIR): EmailTe
             ? `Started ${view.startedAt}, resolved after ${view.duration}.`
             : `${view.counts.firing} firing${view.counts.resolved ? `, ${view.counts.resolved} resolved` : ''} · started ${view.startedAt} (${view.duration} ago)${view.escalation ? ` · ${view.escalation}` : ''}`,
         ackUrl: view.status === 'firing' ? options.ackUrl : undefined,
+        ackInactive: view.status === 'firing' && !options.ackUrl ? options.ackInactive : undefined,
+        // Resolved, there is nothing left to do: the first action and the phone numbers would only distract.
+        firstAction: view.status === 'firing' ? view.firstAction : undefined,
+        firedSummary: view.status === 'resolved' ? view.summary : undefined,
+        summary: view.status === 'firing' ? view.summary : undefined,
       };
       return { subject: options.subject, html: html(data), text: text(data) };
     },
   };
   try {
     templates.render(sample, { kind: 'post' }, { subject: 'sample', now: 0 });
+    templates.render(
+      {
+        ...sample,
+        status: 'resolved',
+        summary: 'Sample',
+        timeline: 'Fired 00:00 UTC → resolved 1m later',
+        firstAction: { text: 'Call', calls: [{ name: 'Driver', phone: '+1 555', tel: 'tel:+1555' }] },
+        assets: [
+          {
+            title: 'TRK',
+            status: 'firing',
+            facts: ['fact'],
+            driver: { name: 'D', phone: '1', tel: 'tel:1' },
+          },
+        ],
+      },
+      { kind: 'post' },
+      { subject: 'sample', now: 0, ackInactive: 'sample' },
+    );
   } catch (error) {
     throw new ConfigError(`templates_dir: email templates in ${dir}: ${(error as Error).message}`);
   }

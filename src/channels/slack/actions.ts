@@ -1,6 +1,6 @@
 /** The buttons on a firing Slack message: Acknowledge, Silence 1 h / 4 h, and links to runbook and Grafana. */
 
-import type { ActionsBlock, Button } from '@slack/types';
+import type { ActionsBlock, Button, ContextBlock } from '@slack/types';
 import type { IncidentRef } from '../../ack/acknowledge.js';
 import { formatElapsed } from '../../domain/duration.js';
 import { acknowledgementCovers } from '../../domain/plan.js';
@@ -30,7 +30,14 @@ export function silenceActionId(seconds: number): string {
   return `relay_silence_${seconds}s`;
 }
 
-export function slackActionBlocks(run: DeliveryRun, options: { silenceDurations: number[] }): ActionsBlock[] {
+/**
+ * The firing message's buttons. `inactive` (preview without SLACK_SIGNING_SECRET) still shows them, so the
+ * preview matches production, with a line saying why clicks would do nothing.
+ */
+export function slackActionBlocks(
+  run: DeliveryRun,
+  options: { silenceDurations: number[]; inactive?: string | undefined },
+): (ActionsBlock | ContextBlock)[] {
   const value = incidentRefValue(run.snapshot);
   const elements: Button[] = [];
   if (!acknowledgementCovers(run.flags, run.snapshot))
@@ -45,5 +52,14 @@ export function slackActionBlocks(run: DeliveryRun, options: { silenceDurations:
     const link = run.view.links.find((l) => l.label === label);
     if (link) elements.push(button(id, label === 'Dashboard' ? 'Grafana' : label, { url: link.url }));
   }
-  return elements.length ? [{ type: 'actions', block_id: 'relay_actions', elements }] : [];
+  if (!elements.length) return [];
+  const actions: ActionsBlock = { type: 'actions', block_id: 'relay_actions', elements };
+  if (!options.inactive) return [actions];
+  return [
+    actions,
+    {
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: `_Preview: these buttons are inactive (${options.inactive})._` }],
+    },
+  ];
 }

@@ -13,7 +13,7 @@ import { type IncidentNotice, SLACK_USER_ID } from '../../domain/ladder.js';
 import type { ChangeSummary, StaleAlertmanager } from '../../domain/plan.js';
 import { colourOf } from '../../render/colours.js';
 import { formatElapsed, formatTime } from '../../render/describe.js';
-import { headlineOf, type MessageView } from '../../render/view.js';
+import { type AssetView, headlineOf, type MessageView } from '../../render/view.js';
 
 export function escapeMrkdwn(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -21,7 +21,8 @@ export function escapeMrkdwn(text: string): string {
 
 /**
  * Slack's documented limits (Block Kit reference, chat.postMessage): a header's text 150 characters, a
- * section's or a context element's text 3,000, 50 blocks, 10 context elements. Top-level `text` is cut by
+ * section's or a context element's text 3,000, a section's fields 10 of at most 2,000 each, 50 blocks, 10
+ * context elements, 25 elements in an actions block, a button's text 75. Top-level `text` is cut by
  * Slack at 40,000, and what a notification shows is far less, so it is kept to 3,000 like a section. Slack
  * also refuses a message whose blocks hold about 13,000 characters in all (msg_blocks_too_long; undocumented,
  * reported at 13,172-13,297), so block texts share a budget of 12,000.
@@ -30,8 +31,12 @@ export const SLACK_LIMITS = {
   text: 3000,
   header: 150,
   section: 3000,
+  fields: 10,
+  field: 2000,
   blocks: 50,
   contextElements: 10,
+  actionsElements: 25,
+  buttonText: 75,
   blocksTotal: 12_000,
 } as const;
 
@@ -141,10 +146,33 @@ export interface SlackRenderOptions {
   actions?: KnownBlock[];
 }
 
+/** A tel: link as Slack mrkdwn; the number is digits only (links.ts telUrl), the text escaped. */
+function callLink(call: { tel: string; phone: string }): string {
+  return `<${call.tel}|${escapeMrkdwn(call.phone)}>`;
+}
+
+/** One vehicle, shipment or place: a compact block (title, driver to call, facts, its dashboard). */
+function assetSection(asset: AssetView, marked: boolean, more: string | undefined): Block {
+  const e = escapeMrkdwn;
+  const mark = marked ? (asset.status === 'firing' ? ':red_circle: ' : ':white_check_mark: ') : '';
+  const lines = [`${mark}*${e(asset.title)}*`];
+  if (asset.driver) {
+    const phone =
+      asset.driver.tel && asset.driver.phone
+        ? ` · ${callLink({ tel: asset.driver.tel, phone: asset.driver.phone })}`
+        : '';
+    lines.push(`driver ${e(asset.driver.name)}${phone}`);
+  }
+  lines.push(...asset.facts.map(e));
+  if (asset.dashboard) lines.push(`<${asset.dashboard}|Dashboard>`);
+  return section(lines.join('\n'), more);
+}
+
 export function renderSlackRoot(view: MessageView, options: SlackRenderOptions = {}): SlackRender {
   const e = escapeMrkdwn;
   const more = moreLinkOf(view);
   const headline = headlineOf(view);
+  const resolved = view.status === 'resolved';
   const head: Block[] = [
     // Escaped in plain_text too: Slack treats &, <, > as control characters in every text object.
     {
@@ -156,12 +184,19 @@ export function renderSlackRoot(view: MessageView, options: SlackRenderOptions =
       },
     },
   ];
+  // What to do comes first, with the number to call, before any longer context (above Slack's fold).
+  if (view.firstAction && !resolved) {
+    const calls = view.firstAction.calls.map((c) => `:telephone_receiver: Call ${e(c.name)}: ${callLink(c)}`);
+    head.push(section([`*First action:* ${e(view.firstAction.text)}`, ...calls].join('\n'), more));
+  }
   const facts = [
-    view.summary ? `*${e(view.summary)}*` : undefined,
+    // Once resolved, the alert's own summary describes the moment it fired, not now.
+    view.summary ? (resolved ? `_When it fired:_ ${e(view.summary)}` : `*${e(view.summary)}*`) : undefined,
     view.description && view.description !== view.summary ? e(view.description) : undefined,
-    view.status === 'resolved'
+    resolved
       ? `Resolved after ${view.duration} (started ${view.startedAt}).`
       : `Firing since ${view.startedAt} (${view.duration}) · ${view.counts.firing} firing${view.counts.resolved ? `, ${view.counts.resolved} resolved` : ''}`,
+    view.timeline ? e(view.timeline) : undefined,
   ].filter((x): x is string => Boolean(x));
   // The state line comes first when the summary is too long to leave room for it.
   const factsText = facts.join('\n');
@@ -172,9 +207,15 @@ export function renderSlackRoot(view: MessageView, options: SlackRenderOptions =
     ),
   );
   if (view.context) {
+    const marked = view.assets.length > 1;
+    if (view.assets.length) head.push(section(`*${e(view.context.heading)}*`, more));
+    head.push(...view.assets.map((asset) => assetSection(asset, marked, more)));
     const lines = view.context.lines.map((l) => `• ${e(l)}`);
     if (view.context.unavailable) lines.push(`_Context unavailable: ${e(view.context.unavailable)}_`);
-    head.push(...sections([`*${e(view.context.heading)}*`, ...lines], more));
+    if (lines.length)
+      head.push(
+        ...sections([...(view.assets.length ? [] : [`*${e(view.context.heading)}*`]), ...lines], more),
+      );
   }
   const alertLines = view.alerts.map((a) => {
     const labels = a.labels.map(([k, v]) => `${e(k)}=\`${e(v)}\``).join(' ');
@@ -256,7 +297,7 @@ export function renderChangeReply(change: ChangeSummary, view: MessageView): str
 
 function changeReplyText(change: ChangeSummary, view: MessageView): string {
   if (change.incidentResolved)
-    return `:white_check_mark: Resolved after ${view.duration}.${view.acknowledged ? ` ${escapeMrkdwn(view.acknowledged)}.` : ''}`;
+    return `:white_check_mark: Resolved after ${view.duration}.${view.timeline ? `\n${escapeMrkdwn(view.timeline)}` : ''}`;
   const parts: string[] = [];
   if (change.joined.length)
     parts.push(`:heavy_plus_sign: ${change.joined.length} firing: ${alertNames(change.joined)}`);
@@ -280,8 +321,13 @@ export function renderReminderReply(number: number, view: MessageView): string {
  * relay only knows the heartbeat stopped, which also happens when the alerts ended while silenced or
  * inhibited (Alertmanager then sends no resolve).
  */
-export function renderStaleReply(lastSeenAt: number, now: number, alertmanager?: StaleAlertmanager): string {
-  const since = `since ${formatTime(lastSeenAt)} (${formatElapsed(now - lastSeenAt)} ago)`;
+export function renderStaleReply(
+  lastSeenAt: number,
+  now: number,
+  alertmanager?: StaleAlertmanager,
+  timeZone?: string,
+): string {
+  const since = `since ${formatTime(lastSeenAt, timeZone, now)} (${formatElapsed(now - lastSeenAt)} ago)`;
   const at = alertmanager ? `Alertmanager at ${alertmanager.urls.map(escapeMrkdwn).join(', ')}` : '';
   if (alertmanager && !alertmanager.answered)
     return `:grey_question: ${at} cannot be reached, and it has not re-sent this group ${since}: the relay cannot tell whether the alerts still fire. Reminders stop until Alertmanager answers or re-sends the group; check that it is up and reachable from the relay.`;
@@ -290,8 +336,13 @@ export function renderStaleReply(lastSeenAt: number, now: number, alertmanager?:
   return `:grey_question: Alertmanager has not re-sent this group ${since}. Either the alerts ended while silenced or inhibited (Alertmanager then sends no resolve), or Alertmanager or its route to the relay is down: look the group up in Alertmanager. Reminders stop until it re-sends; set ALERTMANAGER_URL so the relay can ask Alertmanager itself.`;
 }
 
-export function renderAcknowledgedReply(by: string, at: number, startedAt: number): string {
-  return `:eyes: Acknowledged by ${shorten(escapeMrkdwn(toWellFormed(by)), 200)} at ${formatTime(at)}, ${formatElapsed(at - startedAt)} after it fired. Reminders stop; new alerts in this group resume them.`;
+export function renderAcknowledgedReply(
+  by: string,
+  at: number,
+  startedAt: number,
+  timeZone?: string,
+): string {
+  return `:eyes: Acknowledged by ${shorten(escapeMrkdwn(toWellFormed(by)), 200)} at ${formatTime(at, timeZone)}, ${formatElapsed(at - startedAt)} after it fired. Reminders stop; new alerts in this group resume them.`;
 }
 
 /** An escalation or a lapse, in the thread; mentions only of Slack user ids from configuration or a schedule. */

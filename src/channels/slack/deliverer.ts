@@ -10,6 +10,7 @@ import { type PlannedAction, toldStateOf } from '../../domain/plan.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { applyAction, type Deliverer, type DeliveryRun, sendRecorded } from '../channel.js';
+import { decideFirstMessage, type EpisodeDeps, memberOf, recordOwnMessage } from '../episodes.js';
 import { InvalidBlocksError, PermanentDeliveryError, RateLimitedError } from '../errors.js';
 import { slackActionBlocks } from './actions.js';
 import {
@@ -21,6 +22,7 @@ import {
   renderSlackRoot,
   renderStaleReply,
 } from './blocks.js';
+import { flapBlock, flapReplyText } from './flap-lines.js';
 import type { SlackPaceGate } from './pace-gate.js';
 import {
   repliesIn,
@@ -33,6 +35,7 @@ import {
   type SlackSender,
   tsOf,
 } from './sender.js';
+import { showInSlackDigest } from './storm-digest.js';
 
 export interface SlackChannelDeps {
   slack: SlackSender;
@@ -44,7 +47,9 @@ export interface SlackChannelDeps {
    * The firing message's buttons (acknowledge, and silence for these durations), when interactivity is on
    * (SLACK_SIGNING_SECRET); no silence buttons without ALERTMANAGER_URL.
    */
-  buttons?: { silenceDurations: number[] } | undefined;
+  buttons?: { silenceDurations: number[]; inactive?: string | undefined } | undefined;
+  /** Storm digests and flap control (issue 14); without them every incident posts its own message. */
+  episodes?: EpisodeDeps | undefined;
 }
 
 /** A Slack channel's pace gate, and who is asking (a reservation is kept for it). */
@@ -102,6 +107,7 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
   const metadataOf = (r: DeliveryRun) => rootMetadata(r.snapshot.incidentId, r.delivery.id);
   const rootMessage = (r: DeliveryRun): SlackMessage => {
     const rendered = renderSlackRoot(r.view, { actions: deps.buttons && slackActionBlocks(r, deps.buttons) });
+    if (r.log.flap) flapBlock(rendered, r.log.flap);
     return {
       channel: r.delivery.target,
       text: rendered.text,
@@ -179,7 +185,9 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
    * or the relay died before recording it), the thread is searched for it by its metadata first.
    */
   const reply = async (r: DeliveryRun, action: PlannedAction, text: string, broadcast = false) => {
-    const root = r.log.root as { channel: string; ts: string };
+    const root = r.log.root as { channel: string; ts: string; thread?: string };
+    // A root that is itself a reply (in a storm digest's thread) has its replies in that thread.
+    const threadTs = root.thread ?? root.ts;
     const metadata = replyMetadata(r.snapshot.incidentId, r.delivery.id, replyKeyOf(r, action));
     const earlier = r.log.inFlight?.action === action.kind ? r.log.inFlight : undefined;
     if (earlier) {
@@ -188,7 +196,7 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
         const thread = await readAll(root.channel, (cursor) =>
           lookup!.replies({
             channel: root.channel,
-            ts: root.ts,
+            ts: threadTs,
             ...window,
             limit: LOOKUP_PAGE,
             ...(cursor ? { cursor } : {}),
@@ -207,7 +215,7 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
         slack.postMessage({
           channel: root.channel,
           text,
-          thread_ts: root.ts,
+          thread_ts: threadTs,
           ...(broadcast ? { reply_broadcast: true } : {}),
           metadata,
         }),
@@ -293,10 +301,23 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
    * an earlier post to that name in this process), else from the sender, which asks conversations.list
    * once per process.
    */
-  const findRoots = (r: DeliveryRun, channel: string, since: number) =>
+  const findRoots = (r: DeliveryRun, channel: string, since: number, thread?: string) =>
     lookingUp(r, channel, async () => {
       const id = await lookup!.channelId(channel);
       const window = windowOf(since);
+      if (thread) {
+        // A storm member's root is a reply in the digest's thread, which history does not list.
+        const replies = await readAll(id, (cursor) =>
+          lookup!.replies({
+            channel: id,
+            ts: thread,
+            ...window,
+            limit: LOOKUP_PAGE,
+            ...(cursor ? { cursor } : {}),
+          }),
+        );
+        return { channel: id, ts: repliesIn(replies, metadataOf(r)) };
+      }
       const history = await readAll(id, (cursor) =>
         lookup!.history({ channel: id, ...window, limit: LOOKUP_PAGE, ...(cursor ? { cursor } : {}) }),
       );
@@ -358,6 +379,12 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
   /** Brings the root up to date in place (chat.update), when what it shows has changed. */
   const syncRoot = async (r: DeliveryRun) => {
     if (!r.log.root?.ts || !r.log.root.channel) return;
+    // A message a later flapping episode took over shows that episode now: this one leaves it alone.
+    if (deps.episodes) {
+      const anchor = r.log.flap?.anchor ?? r.snapshot.incidentId;
+      const shown = await deps.episodes.flaps.ownerOf(r.snapshot.groupId, r.delivery.id, anchor);
+      if (shown !== r.snapshot.incidentId) return;
+    }
     const message = { ...rootMessage(r), channel: r.log.root.channel };
     const hash = hashOf(message);
     if (hash === r.log.renderedHash) return;
@@ -377,18 +404,28 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
    * carrying this delivery's metadata first, and one found is adopted instead of posting again.
    */
   const postRoot = async (r: DeliveryRun, action: PlannedAction) => {
-    const message = rootMessage(r);
+    if (deps.episodes) await decideFirstMessage(r, deps.episodes);
+    if (r.log.flap) return reuseRoot(r, action);
+    const thread = r.log.storm ? await showInDigest(r, r.log.storm) : undefined;
+    const message = thread
+      ? { ...rootMessage(r), channel: thread.channel, thread_ts: thread.ts }
+      : rootMessage(r);
     const earlier = r.log.inFlight?.action === 'post' ? r.log.inFlight : undefined;
     const since = earlier ? (earlier.since ?? earlier.at) : undefined;
     const found =
       earlier && since !== undefined
-        ? await findRoots(r, earlier.channel ?? r.delivery.target, since)
+        ? await findRoots(r, thread?.channel ?? earlier.channel ?? r.delivery.target, since, thread?.ts)
         : undefined;
     if (found && since !== undefined)
       r.log.verifyRoot = { since, until: since + LATE_COMMIT_BOUND_MS, counted: [] };
     const [adopted] = found?.ts ?? [];
     if (found && adopted) {
-      r.log.root = { channel: found.channel, ts: adopted, at: r.now };
+      r.log.root = {
+        channel: found.channel,
+        ts: adopted,
+        at: r.now,
+        ...(thread ? { thread: thread.ts } : {}),
+      };
       // What the copy shows is what was posted then: the sync below brings it up to date.
       delete r.log.renderedHash;
       recordFound(r, 'post', adopted);
@@ -410,18 +447,61 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
         { channel: lookup?.knownChannelId(r.delivery.target) },
       );
       // Stored before the job completes: a retry or another worker updates instead of posting again.
-      r.log.root = { channel: posted!.channel, ts: posted!.ts, at: r.now };
+      r.log.root = {
+        channel: posted!.channel,
+        ts: posted!.ts,
+        at: r.now,
+        ...(thread ? { thread: thread.ts } : {}),
+      };
       r.log.renderedHash = hashOf({ ...message, channel: posted!.channel });
       applyAction(r, action);
       await r.save();
+      if (thread) metrics.stormFolded.inc({ channel: 'slack' });
     }
+    if (deps.episodes && !thread)
+      await recordOwnMessage(r, deps.episodes, { channel: r.log.root.channel, ts: r.log.root.ts });
     if (r.log.verifyRoot) throw comeBackForLateCopies(r);
+  };
+
+  /** Shows the incident in its storm's digest (posting the digest first if nobody has). */
+  const showInDigest = (r: DeliveryRun, stormId: string) =>
+    showInSlackDigest(
+      { deliveryId: r.delivery.id, target: r.delivery.target, stormId, now: r.now },
+      memberOf(r),
+      { storms: deps.episodes!.storms, slack, metrics, logger, call },
+    );
+
+  /**
+   * A flapping episode's first message: it takes over the earlier episode's root (chat.update, so the root
+   * shows this episode and its counter) and says in its thread that the group fired again. In steps that a
+   * retry resumes: the root is recorded first, `told` (the post's end, plan.ts) last.
+   */
+  const reuseRoot = async (r: DeliveryRun, action: PlannedAction) => {
+    const flap = r.log.flap!;
+    if (!r.log.root) {
+      r.log.root = { channel: flap.message.channel, ts: flap.message.ts, at: r.now };
+      delete r.log.renderedHash;
+      await deps.episodes!.flaps.takeOver(
+        r.snapshot.groupId,
+        r.delivery.id,
+        flap.anchor,
+        r.snapshot.incidentId,
+      );
+      await r.save();
+    }
+    await syncRoot(r);
+    await reply(r, action, flapReplyText(flap, r.snapshot.incidentId));
+    applyAction(r, action);
+    await r.save();
+    metrics.flapsShown.inc({ channel: 'slack' });
   };
 
   return {
     async sync(r) {
       await syncRoot(r);
       await checkForLateCopies(r);
+      // Resolves and acknowledgements update the storm's digest too.
+      if (r.log.storm && r.log.root && deps.episodes) await showInDigest(r, r.log.storm);
     },
     async perform(r, action) {
       switch (action.kind) {
@@ -436,10 +516,18 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
           metrics.remindersSent.inc({ channel: 'slack' });
           break;
         case 'stale':
-          await reply(r, action, renderStaleReply(action.lastSeenAt, r.now, action.alertmanager));
+          await reply(
+            r,
+            action,
+            renderStaleReply(action.lastSeenAt, r.now, action.alertmanager, r.view.timeZone),
+          );
           break;
         case 'acknowledged':
-          await reply(r, action, renderAcknowledgedReply(action.by, action.at, r.snapshot.startedAt));
+          await reply(
+            r,
+            action,
+            renderAcknowledgedReply(action.by, action.at, r.snapshot.startedAt, r.view.timeZone),
+          );
           break;
         case 'notice':
           await reply(r, action, renderNoticeReply(action.notice));

@@ -81,7 +81,14 @@ export function allowedResponseUrl(url: string | undefined, slackApiUrl: string)
 }
 
 export function startInteractionWorker(
-  deps: SilenceDeps & { connection: Redis; prefix: string; slackApiUrl: string; logger: Logger },
+  deps: SilenceDeps & {
+    connection: Redis;
+    prefix: string;
+    slackApiUrl: string;
+    logger: Logger;
+    /** The policy's display_timezone, for the time a silence ends. */
+    timeZone?: string | undefined;
+  },
 ): Worker<SilenceJob> {
   const tell = async (responseUrl: string | undefined, text: string) => {
     const url = allowedResponseUrl(responseUrl, deps.slackApiUrl);
@@ -105,7 +112,7 @@ export function startInteractionWorker(
         case 'silenced':
           await tell(
             responseUrl,
-            `Silenced until ${formatTime(result.flags.silencedUntil ?? Date.now())} on ${result.created.length} Alertmanager(s)` +
+            `Silenced until ${formatTime(result.flags.silencedUntil ?? Date.now(), deps.timeZone, Date.now())} on ${result.created.length} Alertmanager(s)` +
               `${result.errors.length ? `; refused by: ${result.errors.join('; ')}` : ''}.`,
           );
           break;

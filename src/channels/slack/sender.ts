@@ -499,7 +499,14 @@ export class OutboxSlackSender implements SlackSender {
   private readonly dir: string;
   private counter = 0;
 
-  constructor(outboxDir: string) {
+  /** The identity the real sender adds to every post (policy.slack_identity), so a preview shows it too. */
+  constructor(
+    outboxDir: string,
+    private readonly identity: { username: string; icon_emoji: string } = {
+      username: 'AlertManager',
+      icon_emoji: ':fire:',
+    },
+  ) {
     this.dir = join(outboxDir, 'slack');
     mkdirSync(this.dir, { recursive: true });
   }
@@ -521,7 +528,7 @@ export class OutboxSlackSender implements SlackSender {
       channel: this.channelId(message.channel),
       ts: `${(Date.now() / 1000).toFixed(0)}.${String(this.counter).padStart(6, '0')}`,
     };
-    this.write('chat.postMessage', message, { ok: true, ...posted });
+    this.write('chat.postMessage', { ...this.identity, ...message }, { ok: true, ...posted });
     return posted;
   }
 

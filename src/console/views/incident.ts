@@ -5,16 +5,10 @@
  */
 import { html } from 'hono/html';
 import { displayUrl } from '../../alertmanager/alerts.js';
+import { pickRunbook } from '../../context/links.js';
 import { formatDuration } from '../../domain/duration.js';
 import { acknowledgementCovers } from '../../domain/plan.js';
-import {
-  descriptionOf,
-  distinguishingLabels,
-  runbookOf,
-  safeUrl,
-  summaryOf,
-  titleOf,
-} from '../../render/describe.js';
+import { descriptionOf, distinguishingLabels, safeUrl, summaryOf, titleOf } from '../../render/describe.js';
 import { type IncidentDetail, slackPermalink } from '../incident-detail.js';
 import { type Html, type PageOptions, page, severityBadge, time } from './layout.js';
 
@@ -51,7 +45,7 @@ function coldChainSection(detail: IncidentDetail): Html {
     facts.push(['excursion budget used', `${Math.round(summary.budgetUsedPct)} %`]);
   const summaryText = summaryOf(snapshot);
   const description = descriptionOf(snapshot);
-  const runbook = safeUrl(runbookOf(snapshot));
+  const runbook = safeUrl(pickRunbook(snapshot.alerts, undefined));
   if (summaryText) facts.push(['summary', summaryText]);
   if (description) facts.push(['description', description]);
   if (runbook) facts.push(['runbook', html`<a href="${runbook}" rel="noreferrer">${runbook}</a>`]);
