@@ -189,6 +189,7 @@ async function resolveStep(
     taken: {
       step: index,
       at: now,
+      after: step.after,
       targets: [...step.slack, ...new Set(emails)],
       mentions: [...new Set(mentions)],
       unknown: [...new Set(unknown)],

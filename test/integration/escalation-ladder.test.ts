@@ -203,9 +203,13 @@ describe('the escalation ladder (issue 12)', () => {
       expect.objectContaining({ event: 'acknowledged', detail: 'by Maria Jansen (email link)' }),
     );
     const escalated = await (await fetch(`${relay.url}/api/incidents/${a.incidentId}`)).json();
-    expect(
-      (escalated as { timeline: { event: string }[] }).timeline.filter((e) => e.event === 'escalated'),
-    ).toHaveLength(2);
+    const steps = (escalated as { timeline: { event: string; detail: string }[] }).timeline.filter(
+      (e) => e.event === 'escalated',
+    );
+    expect(steps.map((e) => e.detail)).toEqual([
+      'Escalated to #dispatch-duty after 3s without acknowledgement',
+      `Escalated to ${DUTY_MANAGER} after 6s without acknowledgement`,
+    ]);
 
     const metrics = await metricsText(relay);
     expect(metricValue(metrics, 'relay_escalations_total', { route: 'critical', step: '1' })).toBe(1);
