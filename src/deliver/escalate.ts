@@ -115,10 +115,7 @@ export async function advanceLadder(
     });
     if (!took) continue;
     deps.metrics?.escalations.inc({ route: route.name, step: String(step + 1) });
-    for (const unknown of taken.unknown) {
-      const schedule = /^schedule ([\w.-]+)/.exec(unknown)?.[1] ?? 'unknown';
-      deps.metrics?.oncallUnknown.inc({ schedule });
-    }
+    for (const schedule of resolved.unknownSchedules) deps.metrics?.oncallUnknown.inc({ schedule });
     deps.logger.warn(
       {
         incidentId: snapshot.incidentId,
@@ -145,19 +142,25 @@ async function resolveStep(
   index: number,
   deps: EscalateDeps,
   now: number,
-): Promise<{ taken: LadderStepTaken; added: DeliveryTarget[] }> {
+): Promise<{ taken: LadderStepTaken; added: DeliveryTarget[]; unknownSchedules: string[] }> {
   const step = route.escalate[index] as RouteConfig['escalate'][number];
   const unknown: string[] = [];
+  const unknownSchedules = new Set<string>();
   const members = async (entry: string) => {
     const name = SCHEDULE_REF.exec(entry)?.[1] as string;
     const answer = deps.oncall
       ? await deps.oncall.whoIsOnCall(name, now)
-      : { ok: false as const, schedule: name, reason: 'no schedules configured' };
+      : { ok: false as const, schedule: name, reason: `schedule ${name}: no on-call resolver` };
+    // The resolver's reasons name their schedule ("schedule secondary unreadable") and never a URL.
     if (!answer.ok) {
-      unknown.push(`schedule ${name} ${answer.reason}`);
+      unknown.push(answer.reason);
+      unknownSchedules.add(name);
       return [];
     }
-    if (answer.members.length === 0) unknown.push(`schedule ${name}: nobody on call`);
+    if (answer.members.length === 0) {
+      unknown.push(`nobody is on call in schedule ${name}`);
+      unknownSchedules.add(name);
+    }
     return answer.members;
   };
   const emails: string[] = [];
@@ -189,11 +192,13 @@ async function resolveStep(
     taken: {
       step: index,
       at: now,
+      after: step.after,
       targets: [...step.slack, ...new Set(emails)],
       mentions: [...new Set(mentions)],
       unknown: [...new Set(unknown)],
     },
     added,
+    unknownSchedules: [...unknownSchedules],
   };
 }
 

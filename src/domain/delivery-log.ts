@@ -98,6 +98,8 @@ export interface LadderStepTaken {
   step: number;
   /** When the step was taken (ms). */
   at: number;
+  /** The step's `after` when it was taken (seconds), so what it says does not change with the policy. */
+  after?: number;
   /** What it added: Slack channels and email addresses, as written in the destinations. */
   targets: string[];
   /** Slack user ids mentioned (from `schedule:NAME` or configuration, never from labels). */

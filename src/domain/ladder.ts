@@ -122,7 +122,7 @@ export interface IncidentNotice {
 export const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
 
 function stepNotice(taken: LadderStepTaken, steps: readonly LadderStep[] | undefined): IncidentNotice {
-  const after = steps?.[taken.step]?.after;
+  const after = taken.after ?? steps?.[taken.step]?.after;
   const where = taken.targets.length ? taken.targets.join(', ') : 'nobody new';
   const unknown = taken.unknown.length ? `; on-call unknown (${taken.unknown.join('; ')})` : '';
   return {

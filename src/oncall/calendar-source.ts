@@ -72,6 +72,13 @@ export function fileCalendarSource(schedule: CalendarSchedule, baseDir: string):
   return { current: async () => calendar };
 }
 
+/** Why a download failed, without the URL: undici says only "fetch failed" and keeps the reason in `cause`. */
+function describeFetchError(error: Error, timeoutMs: number): string {
+  if (error.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? `${error.message} (${code})` : error.message;
+}
+
 export function urlCalendarSource(schedule: CalendarSchedule, options: UrlSourceOptions): CalendarSource {
   const refreshMs = schedule.refresh * 1000;
   let good: { calendar: Calendar; fetchedAt: number } | undefined;
@@ -85,17 +92,15 @@ export function urlCalendarSource(schedule: CalendarSchedule, options: UrlSource
         signal: AbortSignal.timeout(options.timeoutMs),
       });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      if (Number(response.headers.get('content-length')) > MAX_CALENDAR_BYTES)
+        throw new Error(`larger than ${MAX_CALENDAR_BYTES} bytes`);
       const text = await response.text();
       if (text.length > MAX_CALENDAR_BYTES) throw new Error(`larger than ${MAX_CALENDAR_BYTES} bytes`);
       good = { calendar: new Calendar(text, schedule.timezone), fetchedAt: options.now() };
       failedAt = undefined;
     } catch (error) {
       failedAt = options.now();
-      const reason =
-        (error as Error).name === 'TimeoutError'
-          ? `no answer within ${options.timeoutMs} ms`
-          : (error as Error).message;
-      options.onFailure(reason);
+      options.onFailure(describeFetchError(error as Error, options.timeoutMs));
     }
   }
 

@@ -46,8 +46,15 @@ export function isTimeZone(timeZone: string): boolean {
 }
 
 function partsAt(timeZone: string, at: number): WallTime & { second: number } {
+  const formatter = formatterFor(timeZone);
+  // format() and a pattern are about 3x faster than formatToParts(), which stays the fallback.
+  const match = /^(\d{1,2})\/(\d{1,2})\/(\d{4}), (\d{2}):(\d{2}):(\d{2})$/.exec(formatter.format(at));
+  if (match) {
+    const [month, day, year, hour, minute, second] = match.slice(1).map(Number) as number[];
+    return { year: year!, month: month!, day: day!, hour: hour!, minute: minute!, second: second! };
+  }
   const values: Record<string, number> = {};
-  for (const part of formatterFor(timeZone).formatToParts(new Date(at)))
+  for (const part of formatter.formatToParts(at))
     if (part.type !== 'literal') values[part.type] = Number(part.value);
   return {
     year: values.year!,
@@ -82,6 +89,7 @@ export function wallTimeToInstant(timeZone: string, wall: WallTime): number {
   // Offsets a day either side bracket any one DST change; real zones never change twice within a day.
   const before = zoneOffsetAt(timeZone, asUtc - DAY_MS);
   const after = zoneOffsetAt(timeZone, asUtc + DAY_MS);
+  if (before === after) return asUtc - before; // no change near: the common case, one answer
   const valid = [asUtc - before, asUtc - after].filter((at) => at + zoneOffsetAt(timeZone, at) === asUtc);
   return valid.length ? Math.min(...valid) : asUtc - before;
 }

@@ -13,6 +13,11 @@ export interface OnCallMember {
 
 export type OnCallAnswer =
   | { ok: true; schedule: string; members: OnCallMember[]; since?: number; until?: number }
+  /**
+   * `reason` is a whole phrase that names the schedule ("schedule secondary unreadable", "no member named
+   * "X" in schedule secondary", "nobody is on call in schedule secondary: …"): quote it as
+   * `on-call unknown (${reason})`, without adding the schedule's name again.
+   */
   | { ok: false; schedule: string; reason: string };
 
 export interface OnCallResolver {

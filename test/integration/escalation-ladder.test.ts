@@ -5,11 +5,14 @@
  * a lapse re-arms. Deadlines are generous and nothing asserts how fast; the punctuality of each step (how
  * late it fired against its `after`) is logged as a figure.
  */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningRelay, startRelay } from '../../src/app/relay.js';
 import { signAckToken } from '../../src/channels/email/ack-link.js';
 import type { IncidentFlags } from '../../src/domain/delivery-log.js';
-import { groupIdOf } from '../../src/domain/model.js';
+import { deliveryIdOf, groupIdOf } from '../../src/domain/model.js';
 import type { WebhookPayload } from '../../src/receive/schema.js';
 import { testConfig } from '../support/config.js';
 import {
@@ -60,6 +63,7 @@ const prefixes: string[] = [];
 const relays: RunningRelay[] = [];
 /** How late each step fired against its `after` (ms), for the report. */
 const lateness: number[] = [];
+const outboxes: string[] = [];
 
 async function startLadderRelay(prefix: string, extra = ''): Promise<RunningRelay> {
   const relay = await startRelay(
@@ -127,6 +131,7 @@ afterAll(async () => {
   await fake?.close();
   await sink?.close();
   for (const prefix of prefixes) await deletePrefix(prefix);
+  for (const outbox of outboxes) rmSync(outbox, { recursive: true, force: true });
   if (lateness.length) {
     const sorted = [...lateness].sort((a, b) => a - b);
     console.info(
@@ -198,9 +203,13 @@ describe('the escalation ladder (issue 12)', () => {
       expect.objectContaining({ event: 'acknowledged', detail: 'by Maria Jansen (email link)' }),
     );
     const escalated = await (await fetch(`${relay.url}/api/incidents/${a.incidentId}`)).json();
-    expect(
-      (escalated as { timeline: { event: string }[] }).timeline.filter((e) => e.event === 'escalated'),
-    ).toHaveLength(2);
+    const steps = (escalated as { timeline: { event: string; detail: string }[] }).timeline.filter(
+      (e) => e.event === 'escalated',
+    );
+    expect(steps.map((e) => e.detail)).toEqual([
+      'Escalated to #dispatch-duty after 3s without acknowledgement',
+      `Escalated to ${DUTY_MANAGER} after 6s without acknowledgement`,
+    ]);
 
     const metrics = await metricsText(relay);
     expect(metricValue(metrics, 'relay_escalations_total', { route: 'critical', step: '1' })).toBe(1);
@@ -251,6 +260,57 @@ describe('the escalation ladder (issue 12)', () => {
     expect(lapse?.by).toBe('Maria Jansen');
     // The first step counts from the lapse, not from the first notification.
     expect(flags.ladder?.steps[0]?.at).toBeGreaterThanOrEqual(lapse!.at + STEP_1_MS);
+    await recordLateness(relay, payload, incidentId);
+  }, 60_000);
+
+  it("routes a step's destinations by the normal rules: Slack preview to the outbox, a refused address dead-lettered alone", async () => {
+    const outbox = mkdtempSync(join(tmpdir(), 'relay-ladder-outbox-'));
+    outboxes.push(outbox);
+    const prefix = newPrefix('ladder-rules');
+    // No Slack token: Slack runs in preview (files in the outbox); mail goes to the sink, which refuses the
+    // duty manager's address for good.
+    const { SLACK_BOT_TOKEN: _token, SLACK_API_URL: _url, ...env } = deliveryEnv(fake, sink);
+    const relay = await startRelay(
+      testConfig(prefix, { ...env, RELAY_ACK_SECRET: ACK_SECRET, RELAY_OUTBOX_DIR: outbox }, ladderPolicy()),
+    );
+    relays.push(relay);
+    sink.failNext({ code: 550, to: DUTY_MANAGER }, 3);
+    const payload = payloadFor('rules');
+    const { incidentId } = await post(relay, payload);
+
+    const previewed = () =>
+      readdirSync(join(outbox, 'slack'))
+        .map(
+          (f) =>
+            JSON.parse(readFileSync(join(outbox, 'slack', f), 'utf8')) as {
+              method: string;
+              args: { channel: string; thread_ts?: string; text?: string };
+            },
+        )
+        .filter((c) => c.method === 'chat.postMessage' && JSON.stringify(c).includes(incidentId));
+    await pollUntil(
+      () => previewed().some((c) => c.args.channel === '#dispatch-duty' && !c.args.thread_ts),
+      30_000,
+      () => 'the step 1 root in the outbox',
+    );
+    const failedEmail = async () =>
+      (await relay.queue.queues.email.getJobs(['failed'])).filter((j) => j.data.incidentId === incidentId);
+    await pollUntil(
+      async () => (await failedEmail()).length === 1,
+      30_000,
+      () => 'the dead letter',
+    );
+    const [dead] = await failedEmail();
+    expect(dead!.data.deliveryId).toBe(deliveryIdOf('email', DUTY_MANAGER));
+    expect(dead!.failedReason).toContain('550');
+    // The on-call list's mail thread still hears both steps.
+    await sink.waitFor(
+      () => mailsFor(sink, incidentId).filter((m) => m.text?.includes('Escalated to')).length === 2,
+      30_000,
+    );
+    const metrics = await metricsText(relay);
+    expect(metricValue(metrics, 'relay_dead_letters_total', { channel: 'email' })).toBe(1);
+    expect(metricValue(metrics, 'relay_escalations_total', { route: 'critical', step: '2' })).toBe(1);
     await recordLateness(relay, payload, incidentId);
   }, 60_000);
 });

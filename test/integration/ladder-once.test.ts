@@ -109,7 +109,14 @@ describe('advanceLadder over the real Redis', () => {
     );
     const flags = await deps.deliveries.loadFlags(snapshot.groupId, snapshot.incidentId);
     expect(flags.ladder?.steps).toEqual([
-      { step: 0, at: T0 + 16 * MIN, targets: ['#dispatch-duty'], mentions: ['U0123ABCD'], unknown: [] },
+      {
+        step: 0,
+        at: T0 + 16 * MIN,
+        after: 900,
+        targets: ['#dispatch-duty'],
+        mentions: ['U0123ABCD'],
+        unknown: [],
+      },
     ]);
     expect(flags.extraDeliveries?.map((d) => d.target)).toEqual(['#dispatch-duty']);
     for (const r of results) expect(r.ladder?.steps).toHaveLength(1);

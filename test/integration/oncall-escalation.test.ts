@@ -136,7 +136,7 @@ describe('escalation with on-call schedules', () => {
     );
     const reply = fake.replies(root!.ts).find((m) => m.text?.includes('Escalated to'))!.text!;
     expect(reply).toContain(`Escalated to #dispatch-duty, ${MARIA} after 2s without acknowledgement`);
-    expect(reply).toContain('on-call unknown (schedule secondary');
+    expect(reply).toContain('on-call unknown (schedule secondary unreadable)');
     expect(reply).toContain('<@U0123ABCD>');
     expect(reply).not.toContain('U0789IJKL');
     expect(mailsFor(sink, incidentId, 'anna@coldchain.example')).toHaveLength(0);

@@ -45,10 +45,11 @@ beforeEach(() => {
   requests = 0;
 });
 
-function urlResolver(options: { fetchTimeoutMs?: number } = {}) {
+function urlResolver(options: { fetchTimeoutMs?: number; calendarUrl?: string } = {}) {
+  const { calendarUrl = url, ...resolverOptions } = options;
   const yaml = `routes: [{name: critical, repeat: 5m}]\nfallback_route: critical\nschedules:\n  secondary: ${JSON.stringify(
     {
-      ical: url,
+      ical: calendarUrl,
       refresh: '5m',
       members: [{ name: 'Anna Bakker' }, { name: 'Joost Visser', slack: 'U0456EFGH' }],
     },
@@ -62,7 +63,7 @@ function urlResolver(options: { fetchTimeoutMs?: number } = {}) {
     now: () => clock,
     metrics: { oncallErrors: { inc: ({ schedule }) => counted.push(schedule) } },
     log: { warn: (fields, message) => logged.push({ fields, message }) },
-    ...options,
+    ...resolverOptions,
   });
   return { resolver, counted, logged, advance: (ms: number) => (clock += ms) };
 }
@@ -146,5 +147,22 @@ describe('an iCal URL schedule', () => {
     });
     expect(counted).toEqual(['secondary']);
     expect(logged[0]!.fields.reason).toBe('no answer within 300 ms');
+  });
+
+  it('a refused connection: unreadable, the reason names the error code, not the URL', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const { resolver, counted, logged } = urlResolver({
+      calendarUrl: `http://127.0.0.1:${port}${SECRET_PATH}`,
+    });
+    expect(await resolver.whoIsOnCall('secondary', AT)).toMatchObject({
+      ok: false,
+      reason: 'schedule secondary unreadable',
+    });
+    expect(counted).toEqual(['secondary']);
+    expect(logged[0]!.fields.reason).toBe('fetch failed (ECONNREFUSED)');
+    expect(JSON.stringify(logged)).not.toContain('private-4f9c2e7a1b');
   });
 });

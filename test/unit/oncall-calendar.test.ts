@@ -154,6 +154,21 @@ describe('zones and odd events', () => {
     expect(counted).toEqual(['secondary']);
   });
 
+  it('overlapping events put both members on call, earliest first; DURATION stands in for DTEND', async () => {
+    expect(await resolver.whoIsOnCall('secondary', at('2026-08-10T10:00:00Z'))).toEqual({
+      ok: true,
+      schedule: 'secondary',
+      members: MEMBERS,
+      since: at('2026-08-10T08:00:00Z'),
+      until: at('2026-08-10T14:00:00Z'),
+    });
+    expect(await resolver.whoIsOnCall('secondary', at('2026-08-10T15:00:00Z'))).toMatchObject({
+      ok: true,
+      members: [MEMBERS[1]],
+      until: at('2026-08-10T20:00:00Z'),
+    });
+  });
+
   it('after the last event: nobody, and no next handoff', async () => {
     expect(await resolver.whoIsOnCall('secondary', at('2026-09-01T00:00:00Z'))).toEqual({
       ok: false,
