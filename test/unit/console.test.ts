@@ -4,7 +4,7 @@ import { CSRF_LIFETIME_SECONDS, signFormToken, verifyFormToken } from '../../src
 import { CONSOLE_PAGE_SIZE, parseConsoleFilter } from '../../src/console/filter.js';
 import { slackPermalink } from '../../src/console/incident-detail.js';
 import { pacedOf, readRelayStatus, type StatusProbes } from '../../src/console/status.js';
-import { filterQuery, openFirst } from '../../src/console/views/incidents.js';
+import { filterQuery, incidentsPage, openFirst } from '../../src/console/views/incidents.js';
 import { isOperator } from '../../src/http/auth.js';
 import { personOf } from '../../src/http/routes/console.js';
 import type { IncidentListItem } from '../../src/incidents/types.js';
@@ -176,5 +176,94 @@ describe('links and order', () => {
       '?status=firing&vehicle=TRK+1&cursor=abc&refresh=off',
     );
     expect(filterQuery({})).toBe('');
+  });
+});
+
+describe('the incident list page, rendered from list items built here', () => {
+  const status = {
+    queueDepth: 12,
+    paced: [{ channel: '#alerts-critical', waiting: 3, blockedUntil: NOW + 20_000 }],
+    preview: { slack: false, email: true },
+    redis: { ok: true },
+    alertmanagers: [{ url: 'http://am:9093', ok: false, detail: 'HTTP 503' }],
+  };
+  const base: IncidentListItem = {
+    id: '0123456789abcdef',
+    title: 'ReeferTemperatureExcursion · TRK-0042',
+    severity: 'critical',
+    status: 'firing',
+    firingSince: new Date(NOW - 12 * 60_000).toISOString(),
+    coldChain: {
+      vehicles: ['TRK-0042'],
+      shipments: ['SHP-0042'],
+      cargoRange: '2–8 °C (chilled pharma)',
+      budgetUsedPct: 62.4,
+    },
+    escalationStep: 2,
+    nextReminderAt: new Date(NOW + 5 * 60_000).toISOString(),
+    deliveries: [{ id: 'd1', kind: 'slack', target: '#alerts-critical', lastOutcome: 'dead_lettered' }],
+  };
+  const render = async (items: IncidentListItem[], nextCursor?: string, paused = false) =>
+    String(
+      await incidentsPage(
+        { status, now: NOW, refreshSeconds: 30 },
+        { limit: 50, vehicle: 'TRK-0042' },
+        { items, ...(nextCursor ? { nextCursor } : {}) },
+        paused,
+      ),
+    );
+
+  it('shows severity in words, the cold-chain facts, the strip, the refresh and the next page', async () => {
+    const html = await render(
+      [
+        {
+          ...base,
+          id: 'aaaaaaaaaaaaaaaa',
+          status: 'resolved',
+          severity: 'warning',
+          resolvedAt: new Date(NOW).toISOString(),
+        },
+        { ...base, acknowledgedBy: 'Maria', status: 'acknowledged' },
+      ],
+      'CURSOR_1',
+    );
+    // Open first, although the resolved one came first from the list.
+    expect(html.indexOf('0123456789abcdef')).toBeLessThan(html.indexOf('aaaaaaaaaaaaaaaa'));
+    expect(html).toContain('<span class="badge sev-critical">critical</span>');
+    expect(html).toContain('<tr class="sev-warning resolved">');
+    expect(html).toContain('2–8 °C (chilled pharma)');
+    expect(html).toContain('<span class="budget high">62 %</span>');
+    expect(html).toContain('escalation step 2');
+    expect(html).toContain('by Maria');
+    expect(html).toContain('<span class="outcome-dead_lettered">dead-lettered</span>');
+    expect(html).toContain('<meta http-equiv="refresh" content="30">');
+    expect(html).toContain('href="/?vehicle=TRK-0042&amp;cursor=CURSOR_1" rel="next"');
+    expect(html).toContain('Queue depth</span> 12');
+    expect(html).toMatch(/#alerts-critical \(3 waiting, 429 until 2026-11-27 03:00:20 UTC\)/);
+    expect(html).toContain('Preview mode</span> on for email');
+    expect(html).toContain('http://am:9093 unreachable: HTTP 503');
+    expect(html).not.toContain('<script');
+  });
+
+  it('pauses the refresh on request and keeps the pause in its links', async () => {
+    const html = await render([base], 'C2', true);
+    expect(html).not.toContain('http-equiv="refresh"');
+    expect(html).toContain('href="/?vehicle=TRK-0042&amp;cursor=C2&amp;refresh=off"');
+    expect(html).toContain('<input type="hidden" name="refresh" value="off">');
+  });
+
+  it('escapes every value of an item', async () => {
+    const html = await render([
+      {
+        ...base,
+        title: '<b>x</b>',
+        coldChain: { vehicles: ['"><img src=x>'], shipments: [] },
+        acknowledgedBy: '<i>',
+      },
+    ]);
+    expect(html).not.toContain('<b>x</b>');
+    expect(html).not.toContain('<img src=x>');
+    expect(html).toContain('&lt;b&gt;x&lt;/b&gt;');
+    expect(html).toContain('&lt;i&gt;');
   });
 });
