@@ -240,6 +240,32 @@ describe('refused requests change nothing', () => {
 });
 
 describe('what the pages show', () => {
+  it('lists open incidents first, however many resolved ones are newer', async () => {
+    const open = await fire('order-open');
+    const resolved = await fire('order-resolved', fixture('firing-postgresql-down'));
+    const res = await postJson(
+      `${relay.url}/webhook/alertmanager`,
+      inGroup(fixture('resolved-postgresql-down'), 'order-resolved'),
+      auth,
+    );
+    expect(res.status).toBe(200);
+    await pollUntil(
+      async () =>
+        (await relay.store.loadIncident((await relay.store.findGroupOfIncident(resolved))!, resolved))
+          ?.status === 'resolved',
+      WAIT,
+      () => 'the resolve',
+    );
+    const body = (await page('/')).body;
+    const at = (text: string) => body.indexOf(text);
+    expect(at(`/incidents/${open}"`)).toBeGreaterThan(-1);
+    expect(at(`/incidents/${open}"`)).toBeLessThan(at('Recently resolved'));
+    expect(at('Recently resolved')).toBeLessThan(at(`/incidents/${resolved}"`));
+    const onlyResolved = (await page('/?status=resolved')).body;
+    expect(onlyResolved).toContain(`/incidents/${resolved}"`);
+    expect(onlyResolved).not.toContain(`/incidents/${open}"`);
+  });
+
   it('escapes label values and names: data, never markup', async () => {
     const payload = fixture('firing-reefer-excursion');
     for (const alert of payload.alerts) alert.labels.vehicle_id = '<script>alert(1)</script>';

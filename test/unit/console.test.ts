@@ -4,7 +4,7 @@ import { CSRF_LIFETIME_SECONDS, signFormToken, verifyFormToken } from '../../src
 import { CONSOLE_PAGE_SIZE, parseConsoleFilter } from '../../src/console/filter.js';
 import { slackPermalink } from '../../src/console/incident-detail.js';
 import { pacedOf, readRelayStatus, type StatusProbes } from '../../src/console/status.js';
-import { filterQuery, incidentsPage, openFirst } from '../../src/console/views/incidents.js';
+import { filterQuery, incidentsPage } from '../../src/console/views/incidents.js';
 import { isOperator } from '../../src/http/auth.js';
 import { personOf } from '../../src/http/routes/console.js';
 import type { IncidentListItem } from '../../src/incidents/types.js';
@@ -160,17 +160,6 @@ describe('links and order', () => {
     expect(slackPermalink(undefined, undefined)).toBeUndefined();
   });
 
-  it('puts open incidents first, keeping the newest-first order within each part', () => {
-    const item = (id: string, status: IncidentListItem['status']) => ({ id, status }) as IncidentListItem;
-    const ordered = openFirst([
-      item('a', 'resolved'),
-      item('b', 'firing'),
-      item('c', 'resolved'),
-      item('d', 'acknowledged'),
-    ]);
-    expect(ordered.map((i) => i.id)).toEqual(['b', 'd', 'a', 'c']);
-  });
-
   it("keeps the filter and a paused refresh in the pager's links", () => {
     expect(filterQuery({ status: 'firing', vehicle: 'TRK 1', cursor: 'abc' }, true)).toBe(
       '?status=firing&vehicle=TRK+1&cursor=abc&refresh=off',
@@ -203,18 +192,26 @@ describe('the incident list page, rendered from list items built here', () => {
     nextReminderAt: new Date(NOW + 5 * 60_000).toISOString(),
     deliveries: [{ id: 'd1', kind: 'slack', target: '#alerts-critical', lastOutcome: 'dead_lettered' }],
   };
-  const render = async (items: IncidentListItem[], nextCursor?: string, paused = false) =>
+  const render = async (
+    items: IncidentListItem[],
+    nextCursor?: string,
+    paused = false,
+    resolved: IncidentListItem[] = [],
+  ) =>
     String(
       await incidentsPage(
         { status, now: NOW, refreshSeconds: 30 },
         { limit: 50, vehicle: 'TRK-0042' },
-        { items, ...(nextCursor ? { nextCursor } : {}) },
+        { main: { items, ...(nextCursor ? { nextCursor } : {}) }, recentlyResolved: { items: resolved } },
         paused,
       ),
     );
 
   it('shows severity in words, the cold-chain facts, the strip, the refresh and the next page', async () => {
     const html = await render(
+      [{ ...base, acknowledgedBy: 'Maria', status: 'acknowledged' }],
+      'CURSOR_1',
+      false,
       [
         {
           ...base,
@@ -223,12 +220,12 @@ describe('the incident list page, rendered from list items built here', () => {
           severity: 'warning',
           resolvedAt: new Date(NOW).toISOString(),
         },
-        { ...base, acknowledgedBy: 'Maria', status: 'acknowledged' },
       ],
-      'CURSOR_1',
     );
-    // Open first, although the resolved one came first from the list.
-    expect(html.indexOf('0123456789abcdef')).toBeLessThan(html.indexOf('aaaaaaaaaaaaaaaa'));
+    // The open incidents, then the newest resolved ones under their own heading.
+    expect(html.indexOf('0123456789abcdef')).toBeLessThan(html.indexOf('Recently resolved'));
+    expect(html.indexOf('Recently resolved')).toBeLessThan(html.indexOf('aaaaaaaaaaaaaaaa'));
+    expect(html).toContain('href="/?status=resolved&amp;vehicle=TRK-0042">All resolved incidents');
     expect(html).toContain('<span class="badge sev-critical">critical</span>');
     expect(html).toContain('<tr class="sev-warning resolved">');
     expect(html).toContain('2–8 °C (chilled pharma)');

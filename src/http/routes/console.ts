@@ -58,6 +58,8 @@ export interface ConsoleServices {
 export const CONSOLE_PATHS = ['/', '/incidents/:id', '/dead-letters', '/admin/queues'] as const;
 
 const NAME_MAX = 80;
+/** Resolved incidents shown under the open ones on the list's first page. */
+const RECENTLY_RESOLVED = 10;
 
 class FormError extends Error {
   constructor(
@@ -147,15 +149,27 @@ export function register(app: Hono<AppEnv>, deps: ConsoleServices): void {
         throw new FormError(400, 'refresh: only "off" (pause the auto-refresh) is known');
       const parsed = parseConsoleFilter(query);
       if (!parsed.ok) throw new FormError(400, parsed.message);
-      const [result, options] = await Promise.all([
-        deps.listIncidents(parsed.filter).catch((error: unknown) => {
+      const list = (filter: IncidentListFilter) =>
+        deps.listIncidents(filter).catch((error: unknown) => {
           if (error instanceof InvalidCursorError) throw new FormError(400, `cursor: ${error.message}`);
           throw error;
-        }),
+        });
+      const { filter } = parsed;
+      const byStatus = filter.status !== undefined;
+      const [main, recentlyResolved, options] = await Promise.all([
+        list(byStatus ? filter : { ...filter, status: 'firing' }),
+        byStatus || filter.cursor
+          ? undefined
+          : list({ ...filter, status: 'resolved', limit: RECENTLY_RESOLVED }),
         pageOptions(),
       ]);
       return c.html(
-        incidentsPage({ ...options, refreshSeconds }, parsed.filter, result, refresh === 'off') as Html,
+        incidentsPage(
+          { ...options, refreshSeconds },
+          filter,
+          { main, recentlyResolved },
+          refresh === 'off',
+        ) as Html,
       );
     }),
   );
