@@ -82,11 +82,12 @@ const MAX_REASON = 300;
 /**
  * A job failed for the last time: the delivery log records `dead_lettered` with the reason, under the
  * delivery's lock (a job of the same delivery writing its log meanwhile would lose its Slack ts otherwise),
- * and one line is logged. A retry from the dead letters that delivers records `delivered` again.
+ * and one line is logged. A retry from the dead letters that delivers records `delivered` again; one that
+ * ran before this record (`stillFailed` says no) is not overwritten.
  */
 export async function recordDeadLetter(
   job: ReconcileJobData,
-  failure: { reason: string; attempts: number },
+  failure: { reason: string; attempts: number; stillFailed: () => Promise<boolean> },
   deps: DeadLetterDeps,
 ): Promise<void> {
   const { groupId, incidentId, deliveryId } = job;
@@ -99,11 +100,19 @@ export async function recordDeadLetter(
     const lock = await waitForLock(job, deps);
     if (lock) {
       try {
-        const log = await deps.deliveries.loadLog(groupId, incidentId, deliveryId);
-        log.lastOutcome = 'dead_lettered';
-        appendEvent(log, { at: Date.now(), action: 'dead_letter', outcome: 'dead_lettered', detail: reason });
-        await deps.deliveries.saveLog(groupId, incidentId, deliveryId, log);
-        recorded = true;
+        // Retried already (from the dead letters): that run's outcome stands.
+        if (await failure.stillFailed()) {
+          const log = await deps.deliveries.loadLog(groupId, incidentId, deliveryId);
+          log.lastOutcome = 'dead_lettered';
+          appendEvent(log, {
+            at: Date.now(),
+            action: 'dead_letter',
+            outcome: 'dead_lettered',
+            detail: reason,
+          });
+          await deps.deliveries.saveLog(groupId, incidentId, deliveryId, log);
+          recorded = true;
+        }
       } finally {
         await lock.release().catch(() => undefined);
       }
