@@ -163,7 +163,9 @@ describe('the Silence form', () => {
         expect.objectContaining({ name: 'severity', value: 'critical' }),
       ]),
     );
-    expect(body.comment).toContain(id);
+    expect(body.comment).toMatch(
+      new RegExp(`^Silenced from the console by Ana Ruiz for incident ${id}: http`),
+    );
     const flags = await flagsOf(id);
     expect(flags.silences?.[0]).toMatchObject({ id: 'silence-1', by: 'Ana Ruiz' });
     await fake.waitFor((f) => slackTexts(f.messages.get(root.ts)!).some((t) => /silenced/i.test(t)), WAIT);

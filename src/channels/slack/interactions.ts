@@ -6,7 +6,7 @@
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { IncidentRef } from '../../ack/acknowledge.js';
-import { type SilenceDeps, silenceIncident } from '../../alertmanager/silences.js';
+import { type SilenceDeps, type SilenceSource, silenceIncident } from '../../alertmanager/silences.js';
 import { queuePrefix } from '../../enqueue/delivery-queue.js';
 import type { Logger } from '../../observability/logger.js';
 import { formatTime } from '../../render/describe.js';
@@ -17,6 +17,8 @@ export interface SilenceJob extends IncidentRef {
   durationMs: number;
   by: string;
   responseUrl?: string | undefined;
+  /** Slack unless said otherwise (jobs queued before the console existed carry none). */
+  from?: SilenceSource | undefined;
 }
 
 export interface InteractionQueue {
@@ -99,8 +101,12 @@ export function startInteractionWorker(
     INTERACTION_QUEUE,
     async (job) => {
       const { durationMs, by, responseUrl } = job.data;
-      const result = await silenceIncident(job.data, durationMs, by, deps);
-      deps.logger.info({ incidentId: job.data.incidentId, status: result.status, by }, 'silence from Slack');
+      const from = job.data.from ?? 'Slack';
+      const result = await silenceIncident(job.data, durationMs, by, deps, Date.now(), from);
+      deps.logger.info(
+        { incidentId: job.data.incidentId, status: result.status, by },
+        `silence from ${from}`,
+      );
       switch (result.status) {
         case 'silenced':
           await tell(

@@ -241,7 +241,7 @@ export function register(app: Hono<AppEnv>, deps: ConsoleServices): void {
         return c.redirect(`/incidents/${ref.incidentId}?done=resolved`, 303);
       // The path Slack's Silence button takes: the interaction worker creates the silence on every
       // Alertmanager, records it in the flags (reminders pause) and reconciles every destination.
-      await deps.interactions.enqueueSilence({ ...ref, durationMs: seconds * 1000, by });
+      await deps.interactions.enqueueSilence({ ...ref, durationMs: seconds * 1000, by, from: 'the console' });
       c.get('log').info(
         { incidentId: ref.incidentId, durationMs: seconds * 1000, by },
         'silence requested from the console',
