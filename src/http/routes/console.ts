@@ -16,6 +16,7 @@ import type { InteractionQueue } from '../../channels/slack/interactions.js';
 import { signFormToken, verifyFormToken } from '../../console/csrf.js';
 import { parseConsoleFilter } from '../../console/filter.js';
 import { INCIDENT_ID, loadIncidentDetail } from '../../console/incident-detail.js';
+import type { SilenceRequest } from '../../console/silence-requests.js';
 import type { RelayStatus } from '../../console/status.js';
 import { CONSOLE_CSS } from '../../console/stylesheet.js';
 import { deadLettersPage, type RetryNotice } from '../../console/views/dead-letters.js';
@@ -42,6 +43,8 @@ export interface ConsoleServices {
   boardQueues: readonly Queue[];
   listIncidents(filter: IncidentListFilter): Promise<IncidentListPage>;
   status(): Promise<RelayStatus>;
+  /** Silence requests of an incident (pending, and what became of them). */
+  silenceRequests(incidentId: string): Promise<SilenceRequest[]>;
   auth: OperatorAuth;
   /** The CSRF key (console/csrf.ts formSecretOf). */
   formSecret: string;
@@ -178,7 +181,11 @@ export function register(app: Hono<AppEnv>, deps: ConsoleServices): void {
     '/incidents/:id',
     guarded(async (c) => {
       const id = c.req.param('id') ?? '';
-      const [detail, options] = await Promise.all([loadIncidentDetail(id, deps, now()), pageOptions()]);
+      const [detail, options, silenceRequests] = await Promise.all([
+        loadIncidentDetail(id, deps, now()),
+        pageOptions(),
+        INCIDENT_ID.test(id) ? deps.silenceRequests(id) : [],
+      ]);
       if (!detail) throw new FormError(404, `no incident ${id} (unknown, or expired after resolve)`);
       const done = c.req.query('done');
       const notice = done && Object.hasOwn(NOTICES, done) ? (done as Notice) : undefined;
@@ -191,6 +198,7 @@ export function register(app: Hono<AppEnv>, deps: ConsoleServices): void {
             silenceToken: tokenOf(`/incidents/${id}/silence`),
             silenceDurations: deps.alertmanagerUrls.length ? deps.silenceDurations : [],
             alertmanagerUrls: deps.alertmanagerUrls,
+            silenceRequests,
           },
           notice,
         ) as Html,
