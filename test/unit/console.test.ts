@@ -6,7 +6,7 @@ import { slackPermalink } from '../../src/console/incident-detail.js';
 import { pacedOf, readRelayStatus, type StatusProbes } from '../../src/console/status.js';
 import { filterQuery, incidentsPage } from '../../src/console/views/incidents.js';
 import { isOperator } from '../../src/http/auth.js';
-import { personOf } from '../../src/http/routes/console.js';
+import { isSameOriginWrite, personOf } from '../../src/http/routes/console.js';
 import type { IncidentListItem } from '../../src/incidents/types.js';
 
 const SECRET = 'form-secret-for-unit-tests';
@@ -85,6 +85,26 @@ describe('isOperator', () => {
   it('without a token, lets in only on a loopback HOST', () => {
     expect(isOperator({ token: undefined, loopback: true }, undefined)).toBe(true);
     expect(isOperator({ token: undefined, loopback: false }, undefined)).toBe(false);
+  });
+});
+
+describe('isSameOriginWrite (bull-board)', () => {
+  const write = (h: { secFetchSite?: string; origin?: string; host?: string }, method = 'PUT') =>
+    isSameOriginWrite({ method, secFetchSite: h.secFetchSite, origin: h.origin, host: h.host });
+  it("takes the browser's Sec-Fetch-Site first, then the Origin against the Host header", () => {
+    expect(
+      write({ secFetchSite: 'same-origin', origin: 'https://relay.example', host: 'relay.example' }),
+    ).toBe(true);
+    expect(
+      write({ secFetchSite: 'cross-site', origin: 'https://relay.example', host: 'relay.example' }),
+    ).toBe(false);
+    expect(write({ secFetchSite: 'same-site', host: 'relay.example' })).toBe(false);
+    // Behind a TLS proxy: the page is https, the relay sees http with the same Host.
+    expect(write({ origin: 'https://relay.example', host: 'relay.example' })).toBe(true);
+    expect(write({ origin: 'https://evil.example', host: 'relay.example' })).toBe(false);
+    expect(write({ origin: 'null', host: 'relay.example' })).toBe(false);
+    expect(write({ host: 'relay.example' })).toBe(false);
+    expect(write({}, 'GET')).toBe(true);
   });
 });
 

@@ -285,13 +285,35 @@ export function register(app: Hono<AppEnv>, deps: ConsoleServices): void {
 
 /**
  * bull-board's own API changes jobs with PUT/POST/DELETE from its page. The browser sends the basic-auth
- * credentials with a cross-site request too, so a write must come from this origin (browsers send Origin on
- * every such request); a form on another site cannot forge one.
+ * credentials with a cross-site request too, so a write must come from bull-board's own page: the browser
+ * says so in Sec-Fetch-Site (a header no page can set), or, for an older browser, its Origin names this
+ * host. The Host header, not the request URL, is compared: behind a TLS-terminating proxy the relay sees
+ * http:// while the page's origin is https://.
  */
+export function isSameOriginWrite(headers: {
+  method: string;
+  secFetchSite: string | undefined;
+  origin: string | undefined;
+  host: string | undefined;
+}): boolean {
+  if (headers.method === 'GET' || headers.method === 'HEAD') return true;
+  if (headers.secFetchSite !== undefined) return headers.secFetchSite === 'same-origin';
+  if (!headers.origin || !headers.host) return false;
+  try {
+    return new URL(headers.origin).host === headers.host;
+  } catch {
+    return false;
+  }
+}
+
 const sameOriginWrites = async (c: Context, next: () => Promise<void>) => {
-  if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
-  const origin = c.req.header('origin');
-  if (!origin || origin !== new URL(c.req.url).origin)
+  const allowed = isSameOriginWrite({
+    method: c.req.method,
+    secFetchSite: c.req.header('sec-fetch-site'),
+    origin: c.req.header('origin'),
+    host: c.req.header('host'),
+  });
+  if (!allowed)
     return c.json(
       { error: { code: 'forbidden', message: 'bull-board changes must come from its own page' } },
       403,
