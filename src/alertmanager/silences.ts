@@ -83,6 +83,9 @@ export async function createSilences(
   };
 }
 
+/** The Silence buttons: Slack's, and the operator console's form (which goes through the same queue). */
+export type SilenceSource = 'Slack' | 'the console';
+
 export interface SilenceDeps {
   alerts: AlertStore;
   deliveries: DeliveryStore;
@@ -103,6 +106,8 @@ export async function silenceIncident(
   by: string,
   deps: SilenceDeps,
   now = Date.now(),
+  /** Where it was asked for, for the silence's comment in Alertmanager. */
+  from: SilenceSource = 'Slack',
 ): Promise<SilenceResult> {
   if (deps.alertmanagerUrls.length === 0)
     return { status: 'failed', reason: 'ALERTMANAGER_URL is not set, so the relay cannot create silences' };
@@ -113,7 +118,7 @@ export async function silenceIncident(
     snapshot,
     durationMs,
     by,
-    comment: `Silenced from Slack by ${by} for incident ${snapshot.incidentId}: ${incidentPageUrl(deps.publicUrl, snapshot.incidentId)}`,
+    comment: `Silenced from ${from} by ${by} for incident ${snapshot.incidentId}: ${incidentPageUrl(deps.publicUrl, snapshot.incidentId)}`,
     now,
   });
   if (created.length === 0)

@@ -10,6 +10,7 @@ import { SlackPaceGate } from '../channels/slack/pace-gate.js';
 import type { Config } from '../config/config.js';
 import { isLoopback } from '../config/config.js';
 import { formSecretOf } from '../console/csrf.js';
+import { silenceRequestsOf } from '../console/silence-requests.js';
 import { readRelayStatus } from '../console/status.js';
 import { type BullDeliveryQueue, CHANNEL_KINDS } from '../enqueue/delivery-queue.js';
 import type { ConsoleServices } from '../http/routes/console.js';
@@ -51,6 +52,7 @@ export function consoleServicesOf(
     interactions: parts.interactions,
     boardQueues,
     listIncidents: (filter) => listIncidents(filter, { ...lists, ...(now ? { now } : {}) }),
+    silenceRequests: (incidentId) => silenceRequestsOf(parts.interactions.queue, incidentId),
     status: () =>
       readRelayStatus({
         countJobs: () => parts.queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active'),

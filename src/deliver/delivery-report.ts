@@ -5,7 +5,7 @@
  * also recorded in the delivery log (outcome `dead_lettered` and an event), so the list and timeline show it.
  */
 import type { DeliveryRun } from '../channels/channel.js';
-import { appendEvent, type DeliveryEvent } from '../domain/delivery-log.js';
+import { appendEvent, type DeliveryEvent, type DeliveryOutcome } from '../domain/delivery-log.js';
 import { incidentDestinations } from '../domain/destinations.js';
 import type { ReconcileJobData } from '../enqueue/delivery-queue.js';
 import type { Logger } from '../observability/logger.js';
@@ -21,6 +21,11 @@ function eventsSince(
   if (!lastBefore) return [...events];
   const i = events.lastIndexOf(lastBefore);
   return i === -1 ? [...events] : events.slice(i + 1);
+}
+
+/** How this destination's messages go out (delivered, or previewed to the outbox): its last send says. */
+function sentOutcomeOf(events: readonly DeliveryEvent[]): DeliveryOutcome {
+  return events.findLast((e) => e.outcome !== 'dead_lettered')?.outcome ?? 'delivered';
 }
 
 /**
@@ -61,10 +66,7 @@ export async function reportingSends(
     // A first post records its hash too; a root adopted after a lost answer and then synced is one message.
     const updated = run.log.renderedHash !== undefined && run.log.renderedHash !== hashBefore;
     if (updated && !sent.some((e) => e.action === 'post'))
-      logger.info(
-        { ...fields, action: 'update', outcome: run.log.lastOutcome ?? 'delivered' },
-        'message sent',
-      );
+      logger.info({ ...fields, action: 'update', outcome: sentOutcomeOf(run.log.events) }, 'message sent');
   }
 }
 
@@ -82,11 +84,12 @@ const MAX_REASON = 300;
 /**
  * A job failed for the last time: the delivery log records `dead_lettered` with the reason, under the
  * delivery's lock (a job of the same delivery writing its log meanwhile would lose its Slack ts otherwise),
- * and one line is logged. A retry from the dead letters that delivers records `delivered` again.
+ * and one line is logged. A retry from the dead letters that delivers records `delivered` again; one that
+ * ran before this record (`stillFailed` says no) is not overwritten.
  */
 export async function recordDeadLetter(
   job: ReconcileJobData,
-  failure: { reason: string; attempts: number },
+  failure: { reason: string; attempts: number; stillFailed: () => Promise<boolean> },
   deps: DeadLetterDeps,
 ): Promise<void> {
   const { groupId, incidentId, deliveryId } = job;
@@ -99,11 +102,19 @@ export async function recordDeadLetter(
     const lock = await waitForLock(job, deps);
     if (lock) {
       try {
-        const log = await deps.deliveries.loadLog(groupId, incidentId, deliveryId);
-        log.lastOutcome = 'dead_lettered';
-        appendEvent(log, { at: Date.now(), action: 'dead_letter', outcome: 'dead_lettered', detail: reason });
-        await deps.deliveries.saveLog(groupId, incidentId, deliveryId, log);
-        recorded = true;
+        // Retried already (from the dead letters): that run's outcome stands.
+        if (await failure.stillFailed()) {
+          const log = await deps.deliveries.loadLog(groupId, incidentId, deliveryId);
+          log.lastOutcome = 'dead_lettered';
+          appendEvent(log, {
+            at: Date.now(),
+            action: 'dead_letter',
+            outcome: 'dead_lettered',
+            detail: reason,
+          });
+          await deps.deliveries.saveLog(groupId, incidentId, deliveryId, log);
+          recorded = true;
+        }
       } finally {
         await lock.release().catch(() => undefined);
       }

@@ -101,11 +101,12 @@ function startDeliveryWorker(kind: ChannelKind, deps: WorkerDeps): Worker<Reconc
     metrics.deadLetters.inc({ channel: kind });
     metrics.deliveries.inc({ channel: kind, outcome: 'dead_lettered' });
     const failure = { reason: error.message, attempts: job.attemptsMade };
-    recordDeadLetter(job.data, failure, deps).catch((recordError: Error) =>
-      logger.error(
-        { ...job.data, channel: kind, ...failure, recordError: recordError.message },
-        'delivery dead-lettered (not recorded in its delivery log); list with `npm run dlq -- list`',
-      ),
+    recordDeadLetter(job.data, { ...failure, stillFailed: () => job.isFailed() }, deps).catch(
+      (recordError: Error) =>
+        logger.error(
+          { ...job.data, channel: kind, ...failure, recordError: recordError.message },
+          'delivery dead-lettered (not recorded in its delivery log); list with `npm run dlq -- list`',
+        ),
     );
   });
   worker.on('error', (error) =>

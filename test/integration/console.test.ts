@@ -60,7 +60,11 @@ beforeAll(async () => {
       void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (url.pathname === '/-/healthy') return void res.writeHead(200).end('OK');
     if (url.pathname === '/api/v2/silences' && req.method === 'POST') {
-      silences.push({ body: await readJson(req) });
+      const body = await readJson(req);
+      // A refusal on demand, as an Alertmanager with a bad matcher or a full disk would answer.
+      if (body.createdBy === 'Refused Person')
+        return void res.writeHead(500, { 'content-type': 'text/plain' }).end('storage full');
+      silences.push({ body });
       return json({ silenceID: `silence-${silences.length}` });
     }
     if (url.pathname === '/api/v2/status')
@@ -163,13 +167,47 @@ describe('the Silence form', () => {
         expect.objectContaining({ name: 'severity', value: 'critical' }),
       ]),
     );
-    expect(body.comment).toContain(id);
+    expect(body.comment).toMatch(
+      new RegExp(`^Silenced from the console by Ana Ruiz for incident ${id}: http`),
+    );
     const flags = await flagsOf(id);
     expect(flags.silences?.[0]).toMatchObject({ id: 'silence-1', by: 'Ana Ruiz' });
     await fake.waitFor((f) => slackTexts(f.messages.get(root.ts)!).some((t) => /silenced/i.test(t)), WAIT);
     const after = await page(`/incidents/${id}`);
     expect(after.body).toContain('silenced until');
     expect(after.body).toContain('silence-1');
+    // What became of the request, in the words a Slack user would be told.
+    expect(after.body).toContain('Silence requests');
+    expect(after.body).toMatch(
+      /Ana Ruiz \(from the console\) for 1h: Silenced until \d\d:\d\d UTC on 1 Alertmanager\(s\)\./,
+    );
+  });
+});
+
+describe('a silence Alertmanager refuses', () => {
+  it('changes nothing and the incident page says why, in the words Slack users get', async () => {
+    const id = await fire('silence-refused');
+    const detail = await page(`/incidents/${id}`);
+    const res = await submit(`/incidents/${id}/silence`, {
+      csrf: tokenIn(detail.body, `/incidents/${id}/silence`),
+      name: 'Refused Person',
+      duration: '3600',
+    });
+    expect(res.status).toBe(303);
+    let body = '';
+    await pollUntil(
+      async () => {
+        body = (await page(`/incidents/${id}`)).body;
+        return body.includes('Could not silence');
+      },
+      WAIT,
+      () => 'the refused silence on the page',
+    );
+    expect(body).toContain(
+      'Refused Person (from the console) for 1h: Could not silence: no Alertmanager accepted the silence',
+    );
+    expect(body).toContain('storage full');
+    expect((await flagsOf(id)).silencedUntil).toBeUndefined();
   });
 });
 
@@ -240,6 +278,32 @@ describe('refused requests change nothing', () => {
 });
 
 describe('what the pages show', () => {
+  it('lists open incidents first, however many resolved ones are newer', async () => {
+    const open = await fire('order-open');
+    const resolved = await fire('order-resolved', fixture('firing-postgresql-down'));
+    const res = await postJson(
+      `${relay.url}/webhook/alertmanager`,
+      inGroup(fixture('resolved-postgresql-down'), 'order-resolved'),
+      auth,
+    );
+    expect(res.status).toBe(200);
+    await pollUntil(
+      async () =>
+        (await relay.store.loadIncident((await relay.store.findGroupOfIncident(resolved))!, resolved))
+          ?.status === 'resolved',
+      WAIT,
+      () => 'the resolve',
+    );
+    const body = (await page('/')).body;
+    const at = (text: string) => body.indexOf(text);
+    expect(at(`/incidents/${open}"`)).toBeGreaterThan(-1);
+    expect(at(`/incidents/${open}"`)).toBeLessThan(at('Recently resolved'));
+    expect(at('Recently resolved')).toBeLessThan(at(`/incidents/${resolved}"`));
+    const onlyResolved = (await page('/?status=resolved')).body;
+    expect(onlyResolved).toContain(`/incidents/${resolved}"`);
+    expect(onlyResolved).not.toContain(`/incidents/${open}"`);
+  });
+
   it('escapes label values and names: data, never markup', async () => {
     const payload = fixture('firing-reefer-excursion');
     for (const alert of payload.alerts) alert.labels.vehicle_id = '<script>alert(1)</script>';

@@ -4,9 +4,9 @@ import { CSRF_LIFETIME_SECONDS, signFormToken, verifyFormToken } from '../../src
 import { CONSOLE_PAGE_SIZE, parseConsoleFilter } from '../../src/console/filter.js';
 import { slackPermalink } from '../../src/console/incident-detail.js';
 import { pacedOf, readRelayStatus, type StatusProbes } from '../../src/console/status.js';
-import { filterQuery, openFirst } from '../../src/console/views/incidents.js';
+import { filterQuery, incidentsPage } from '../../src/console/views/incidents.js';
 import { isOperator } from '../../src/http/auth.js';
-import { personOf } from '../../src/http/routes/console.js';
+import { isSameOriginWrite, personOf } from '../../src/http/routes/console.js';
 import type { IncidentListItem } from '../../src/incidents/types.js';
 
 const SECRET = 'form-secret-for-unit-tests';
@@ -88,6 +88,26 @@ describe('isOperator', () => {
   });
 });
 
+describe('isSameOriginWrite (bull-board)', () => {
+  const write = (h: { secFetchSite?: string; origin?: string; host?: string }, method = 'PUT') =>
+    isSameOriginWrite({ method, secFetchSite: h.secFetchSite, origin: h.origin, host: h.host });
+  it("takes the browser's Sec-Fetch-Site first, then the Origin against the Host header", () => {
+    expect(
+      write({ secFetchSite: 'same-origin', origin: 'https://relay.example', host: 'relay.example' }),
+    ).toBe(true);
+    expect(
+      write({ secFetchSite: 'cross-site', origin: 'https://relay.example', host: 'relay.example' }),
+    ).toBe(false);
+    expect(write({ secFetchSite: 'same-site', host: 'relay.example' })).toBe(false);
+    // Behind a TLS proxy: the page is https, the relay sees http with the same Host.
+    expect(write({ origin: 'https://relay.example', host: 'relay.example' })).toBe(true);
+    expect(write({ origin: 'https://evil.example', host: 'relay.example' })).toBe(false);
+    expect(write({ origin: 'null', host: 'relay.example' })).toBe(false);
+    expect(write({ host: 'relay.example' })).toBe(false);
+    expect(write({}, 'GET')).toBe(true);
+  });
+});
+
 describe('personOf', () => {
   it('trims and folds spaces, and refuses empty, long or control-character names', () => {
     expect(personOf(new URLSearchParams({ name: '  Maria   Lopez ' }))).toBe('Maria Lopez');
@@ -160,21 +180,107 @@ describe('links and order', () => {
     expect(slackPermalink(undefined, undefined)).toBeUndefined();
   });
 
-  it('puts open incidents first, keeping the newest-first order within each part', () => {
-    const item = (id: string, status: IncidentListItem['status']) => ({ id, status }) as IncidentListItem;
-    const ordered = openFirst([
-      item('a', 'resolved'),
-      item('b', 'firing'),
-      item('c', 'resolved'),
-      item('d', 'acknowledged'),
-    ]);
-    expect(ordered.map((i) => i.id)).toEqual(['b', 'd', 'a', 'c']);
-  });
-
   it("keeps the filter and a paused refresh in the pager's links", () => {
     expect(filterQuery({ status: 'firing', vehicle: 'TRK 1', cursor: 'abc' }, true)).toBe(
       '?status=firing&vehicle=TRK+1&cursor=abc&refresh=off',
     );
     expect(filterQuery({})).toBe('');
+  });
+});
+
+describe('the incident list page, rendered from list items built here', () => {
+  const status = {
+    queueDepth: 12,
+    paced: [{ channel: '#alerts-critical', waiting: 3, blockedUntil: NOW + 20_000 }],
+    preview: { slack: false, email: true },
+    redis: { ok: true },
+    alertmanagers: [{ url: 'http://am:9093', ok: false, detail: 'HTTP 503' }],
+  };
+  const base: IncidentListItem = {
+    id: '0123456789abcdef',
+    title: 'ReeferTemperatureExcursion · TRK-0042',
+    severity: 'critical',
+    status: 'firing',
+    firingSince: new Date(NOW - 12 * 60_000).toISOString(),
+    coldChain: {
+      vehicles: ['TRK-0042'],
+      shipments: ['SHP-0042'],
+      cargoRange: '2–8 °C (chilled pharma)',
+      budgetUsedPct: 62.4,
+    },
+    escalationStep: 2,
+    nextReminderAt: new Date(NOW + 5 * 60_000).toISOString(),
+    deliveries: [{ id: 'd1', kind: 'slack', target: '#alerts-critical', lastOutcome: 'dead_lettered' }],
+  };
+  const render = async (
+    items: IncidentListItem[],
+    nextCursor?: string,
+    paused = false,
+    resolved: IncidentListItem[] = [],
+  ) =>
+    String(
+      await incidentsPage(
+        { status, now: NOW, refreshSeconds: 30 },
+        { limit: 50, vehicle: 'TRK-0042' },
+        { main: { items, ...(nextCursor ? { nextCursor } : {}) }, recentlyResolved: { items: resolved } },
+        paused,
+      ),
+    );
+
+  it('shows severity in words, the cold-chain facts, the strip, the refresh and the next page', async () => {
+    const html = await render(
+      [{ ...base, acknowledgedBy: 'Maria', status: 'acknowledged' }],
+      'CURSOR_1',
+      false,
+      [
+        {
+          ...base,
+          id: 'aaaaaaaaaaaaaaaa',
+          status: 'resolved',
+          severity: 'warning',
+          resolvedAt: new Date(NOW).toISOString(),
+        },
+      ],
+    );
+    // The open incidents, then the newest resolved ones under their own heading.
+    expect(html.indexOf('0123456789abcdef')).toBeLessThan(html.indexOf('Recently resolved'));
+    expect(html.indexOf('Recently resolved')).toBeLessThan(html.indexOf('aaaaaaaaaaaaaaaa'));
+    expect(html).toContain('href="/?status=resolved&amp;vehicle=TRK-0042">All resolved incidents');
+    expect(html).toContain('<span class="badge sev-critical">critical</span>');
+    expect(html).toContain('<tr class="sev-warning resolved">');
+    expect(html).toContain('2–8 °C (chilled pharma)');
+    expect(html).toContain('<span class="budget high">62 %</span>');
+    expect(html).toContain('escalation step 2');
+    expect(html).toContain('by Maria');
+    expect(html).toContain('<span class="outcome-dead_lettered">dead-lettered</span>');
+    expect(html).toContain('<meta http-equiv="refresh" content="30">');
+    expect(html).toContain('href="/?vehicle=TRK-0042&amp;cursor=CURSOR_1" rel="next"');
+    expect(html).toContain('Queue depth</span> 12');
+    expect(html).toMatch(/#alerts-critical \(3 waiting, 429 until 2026-11-27 03:00:20 UTC\)/);
+    expect(html).toContain('Preview mode</span> on for email');
+    expect(html).toContain('http://am:9093 unreachable: HTTP 503');
+    expect(html).not.toContain('<script');
+  });
+
+  it('pauses the refresh on request and keeps the pause in its links', async () => {
+    const html = await render([base], 'C2', true);
+    expect(html).not.toContain('http-equiv="refresh"');
+    expect(html).toContain('href="/?vehicle=TRK-0042&amp;cursor=C2&amp;refresh=off"');
+    expect(html).toContain('<input type="hidden" name="refresh" value="off">');
+  });
+
+  it('escapes every value of an item', async () => {
+    const html = await render([
+      {
+        ...base,
+        title: '<b>x</b>',
+        coldChain: { vehicles: ['"><img src=x>'], shipments: [] },
+        acknowledgedBy: '<i>',
+      },
+    ]);
+    expect(html).not.toContain('<b>x</b>');
+    expect(html).not.toContain('<img src=x>');
+    expect(html).toContain('&lt;b&gt;x&lt;/b&gt;');
+    expect(html).toContain('&lt;i&gt;');
   });
 });

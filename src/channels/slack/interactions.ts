@@ -6,7 +6,12 @@
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { IncidentRef } from '../../ack/acknowledge.js';
-import { type SilenceDeps, silenceIncident } from '../../alertmanager/silences.js';
+import {
+  type SilenceDeps,
+  type SilenceResult,
+  type SilenceSource,
+  silenceIncident,
+} from '../../alertmanager/silences.js';
 import { queuePrefix } from '../../enqueue/delivery-queue.js';
 import type { Logger } from '../../observability/logger.js';
 import { formatTime } from '../../render/describe.js';
@@ -17,6 +22,8 @@ export interface SilenceJob extends IncidentRef {
   durationMs: number;
   by: string;
   responseUrl?: string | undefined;
+  /** Slack unless said otherwise (jobs queued before the console existed carry none). */
+  from?: SilenceSource | undefined;
 }
 
 export interface InteractionQueue {
@@ -80,6 +87,26 @@ export function allowedResponseUrl(url: string | undefined, slackApiUrl: string)
   }
 }
 
+/** A silence job's result: its status and what the person who asked is told. */
+export interface SilenceOutcome {
+  status: SilenceResult['status'];
+  text: string;
+}
+
+export function silenceAnswer(result: SilenceResult, timeZone?: string): string {
+  switch (result.status) {
+    case 'silenced':
+      return (
+        `Silenced until ${formatTime(result.flags.silencedUntil ?? Date.now(), timeZone, Date.now())} on ${result.created.length} Alertmanager(s)` +
+        `${result.errors.length ? `; refused by: ${result.errors.join('; ')}` : ''}.`
+      );
+    case 'failed':
+      return `Could not silence: ${result.reason}. Nothing was changed.`;
+    default:
+      return `Nothing to silence: the incident is ${result.status === 'resolved' ? 'already resolved' : 'no longer known'}.`;
+  }
+}
+
 export function startInteractionWorker(
   deps: SilenceDeps & {
     connection: Redis;
@@ -89,7 +116,7 @@ export function startInteractionWorker(
     /** The policy's display_timezone, for the time a silence ends. */
     timeZone?: string | undefined;
   },
-): Worker<SilenceJob> {
+): Worker<SilenceJob, SilenceOutcome> {
   const tell = async (responseUrl: string | undefined, text: string) => {
     const url = allowedResponseUrl(responseUrl, deps.slackApiUrl);
     if (!url) return;
@@ -102,30 +129,20 @@ export function startInteractionWorker(
       deps.logger.warn({ err: { message: (error as Error).message } }, 'could not answer the Slack user'),
     );
   };
-  const worker = new Worker<SilenceJob>(
+  const worker = new Worker<SilenceJob, SilenceOutcome>(
     INTERACTION_QUEUE,
     async (job) => {
       const { durationMs, by, responseUrl } = job.data;
-      const result = await silenceIncident(job.data, durationMs, by, deps);
-      deps.logger.info({ incidentId: job.data.incidentId, status: result.status, by }, 'silence from Slack');
-      switch (result.status) {
-        case 'silenced':
-          await tell(
-            responseUrl,
-            `Silenced until ${formatTime(result.flags.silencedUntil ?? Date.now(), deps.timeZone, Date.now())} on ${result.created.length} Alertmanager(s)` +
-              `${result.errors.length ? `; refused by: ${result.errors.join('; ')}` : ''}.`,
-          );
-          break;
-        case 'failed':
-          await tell(responseUrl, `Could not silence: ${result.reason}. Nothing was changed.`);
-          break;
-        default:
-          await tell(
-            responseUrl,
-            `Nothing to silence: the incident is ${result.status === 'resolved' ? 'already resolved' : 'no longer known'}.`,
-          );
-      }
-      return result.status;
+      const from = job.data.from ?? 'Slack';
+      const result = await silenceIncident(job.data, durationMs, by, deps, Date.now(), from);
+      deps.logger.info(
+        { incidentId: job.data.incidentId, status: result.status, by },
+        `silence from ${from}`,
+      );
+      // What the clicker is told is also the job's result, so the console shows the same words.
+      const text = silenceAnswer(result, deps.timeZone);
+      await tell(responseUrl, text);
+      return { status: result.status, text };
     },
     { connection: deps.connection, prefix: queuePrefix(deps.prefix), concurrency: 4 },
   );

@@ -10,6 +10,7 @@ import { formatDuration } from '../../domain/duration.js';
 import { acknowledgementCovers } from '../../domain/plan.js';
 import { descriptionOf, distinguishingLabels, safeUrl, summaryOf, titleOf } from '../../render/describe.js';
 import { type IncidentDetail, slackPermalink } from '../incident-detail.js';
+import type { SilenceRequest } from '../silence-requests.js';
 import { type Html, type PageOptions, page, severityBadge, time } from './layout.js';
 
 /** Labels that carry the cold-chain facts, in the order a dispatcher reads them. */
@@ -22,6 +23,8 @@ export interface IncidentPageForms {
   /** Offered silence lengths (seconds, policy silence_durations); empty without ALERTMANAGER_URL. */
   silenceDurations: readonly number[];
   alertmanagerUrls: readonly string[];
+  /** Recent silence requests (console/silence-requests.ts), newest first. */
+  silenceRequests: readonly SilenceRequest[];
 }
 
 /** A short message after a POST (the redirect's `?done=`), from a fixed list: the query is never echoed. */
@@ -99,6 +102,19 @@ function timelineSection(detail: IncidentDetail, now: number): Html {
 </table>`;
 }
 
+function silenceRequestsPart(requests: readonly SilenceRequest[], now: number): Html {
+  if (requests.length === 0) return html``;
+  return html`<h2>Silence requests</h2>
+<ul class="requests">${requests.map(
+    (r) =>
+      html`<li>${time(r.requestedAt, now)}: ${r.by} (from ${r.from}) for ${formatDuration(r.durationMs / 1000)}: ${
+        r.state === 'pending'
+          ? html`<strong>pending</strong>, the relay is asking Alertmanager`
+          : (r.text ?? r.state)
+      }</li>`,
+  )}</ul>`;
+}
+
 function nameField(id: string): Html {
   return html`<label for="${id}">Your name <input id="${id}" name="name" required maxlength="80" autocomplete="name"></label>`;
 }
@@ -157,6 +173,7 @@ ${snapshot.resolvedAt ? html`<dt>Resolved</dt><dd>${time(snapshot.resolvedAt, no
 <dt>Incident</dt><dd><code>${snapshot.incidentId}</code> · receiver <code>${snapshot.receiver}</code></dd>
 </dl>
 ${actionForms(detail, forms)}
+${silenceRequestsPart(forms.silenceRequests, now)}
 <h2>Cold-chain context</h2>
 ${coldChainSection(detail)}
 <h2>Alerts</h2>

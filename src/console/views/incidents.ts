@@ -8,14 +8,6 @@ const SEVERITIES = ['critical', 'warning', 'info'] as const;
 /** Budget use from which the figure is emphasised: the catalog escalates well before the budget is spent. */
 const HIGH_BUDGET_PCT = 50;
 
-/**
- * Open incidents before resolved ones, each part newest first as the list returns them. The list's own order
- * is kept within a part, so the cursor still pages through the list as the API does.
- */
-export function openFirst(items: readonly IncidentListItem[]): IncidentListItem[] {
-  return [...items.filter((i) => i.status !== 'resolved'), ...items.filter((i) => i.status === 'resolved')];
-}
-
 function deliveriesCell(item: IncidentListItem): Html {
   if (item.deliveries.length === 0) return html`<span class="muted">none yet</span>`;
   return html`${item.deliveries.map(
@@ -91,6 +83,28 @@ ${paused ? html`<input type="hidden" name="refresh" value="off">` : ''}
 </form>`;
 }
 
+const HEAD = html`<thead><tr><th scope="col">Severity</th><th scope="col">Status</th><th scope="col">Incident</th><th scope="col">Vehicle</th><th scope="col">Shipment</th><th scope="col">Cargo range</th><th scope="col">Budget used</th><th scope="col">Firing since</th><th scope="col">Next reminder</th><th scope="col">Deliveries</th></tr></thead>`;
+
+function table(items: readonly IncidentListItem[], caption: string, now: number): Html {
+  return html`<table>
+<caption class="muted">${caption}</caption>
+${HEAD}
+<tbody>
+${items.map((item) => row(item, now))}
+</tbody>
+</table>`;
+}
+
+/**
+ * What the page lists. Without a status filter, `main` holds the open incidents (firing, acknowledged or
+ * silenced: the list's `status=firing`), paged by the cursor, and the first page adds the newest resolved
+ * ones after them: open incidents come first however many resolved ones are newer.
+ */
+export interface IncidentLists {
+  main: IncidentListPage;
+  recentlyResolved?: IncidentListPage | undefined;
+}
+
 /**
  * The list refreshes itself every `refreshSeconds` (a meta refresh: no script), unless paused with
  * `?refresh=off`, the way to turn it off that WCAG 2.2.1 asks for; the pause is kept across filters and pages.
@@ -98,28 +112,32 @@ ${paused ? html`<input type="hidden" name="refresh" value="off">` : ''}
 export function incidentsPage(
   options: Omit<PageOptions, 'title' | 'current' | 'refreshSeconds'> & { refreshSeconds: number },
   filter: IncidentListFilter,
-  result: IncidentListPage,
+  lists: IncidentLists,
   paused: boolean,
 ): Html {
-  const items = openFirst(result.items);
-  const open = items.filter((i) => i.status !== 'resolved').length;
+  const { main, recentlyResolved } = lists;
   const refresh = paused
     ? html`Auto-refresh paused. <a href="/${filterQuery(filter)}">Resume auto-refresh</a>`
     : html`Refreshes every ${String(options.refreshSeconds)} s. <a href="/${filterQuery(filter, true)}">Pause auto-refresh</a>`;
-  const table = items.length
-    ? html`<table>
-<caption class="muted">${String(open)} open, ${String(items.length - open)} resolved on this page; open incidents first, then newest first.</caption>
-<thead><tr><th scope="col">Severity</th><th scope="col">Status</th><th scope="col">Incident</th><th scope="col">Vehicle</th><th scope="col">Shipment</th><th scope="col">Cargo range</th><th scope="col">Budget used</th><th scope="col">Firing since</th><th scope="col">Next reminder</th><th scope="col">Deliveries</th></tr></thead>
-<tbody>
-${items.map((item) => row(item, options.now))}
-</tbody>
-</table>`
-    : html`<p class="notice">No incident matches${filterQuery(filter) ? ' these filters' : ''}.</p>`;
+  const what = filter.status
+    ? `${filter.status} incidents`
+    : 'open incidents (firing, acknowledged or silenced)';
+  const mainPart = main.items.length
+    ? table(
+        main.items,
+        `${main.items.length} ${what}${filter.cursor ? ' on this page' : ''}, newest first.`,
+        options.now,
+      )
+    : html`<p class="notice">No ${what}${filterQuery({ ...filter, status: undefined, cursor: undefined }) ? ' match these filters' : ''}.</p>`;
   const pager = html`<p class="pager">${
     filter.cursor
       ? html`<a href="/${filterQuery({ ...filter, cursor: undefined }, paused)}">First page</a>`
       : ''
-  }${result.nextCursor ? html`<a href="/${filterQuery({ ...filter, cursor: result.nextCursor }, paused)}" rel="next">Next page</a>` : ''}</p>`;
+  }${main.nextCursor ? html`<a href="/${filterQuery({ ...filter, cursor: main.nextCursor }, paused)}" rel="next">Next page</a>` : ''}</p>`;
+  const resolvedPart = recentlyResolved?.items.length
+    ? html`<h2>Recently resolved</h2>${table(recentlyResolved.items, 'The newest resolved incidents.', options.now)}
+<p><a href="/${filterQuery({ ...filter, status: 'resolved', cursor: undefined }, paused)}">All resolved incidents</a></p>`
+    : '';
   return page(
     {
       ...options,
@@ -127,6 +145,6 @@ ${items.map((item) => row(item, options.now))}
       current: 'incidents',
       refreshSeconds: paused ? undefined : options.refreshSeconds,
     },
-    html`<h1>Incidents</h1><p class="muted">${refresh}</p>${filterForm(filter, paused)}${table}${pager}`,
+    html`<h1>Incidents</h1><p class="muted">${refresh}</p>${filterForm(filter, paused)}${mainPart}${pager}${resolvedPart}`,
   );
 }

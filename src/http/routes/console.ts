@@ -16,6 +16,7 @@ import type { InteractionQueue } from '../../channels/slack/interactions.js';
 import { signFormToken, verifyFormToken } from '../../console/csrf.js';
 import { parseConsoleFilter } from '../../console/filter.js';
 import { INCIDENT_ID, loadIncidentDetail } from '../../console/incident-detail.js';
+import type { SilenceRequest } from '../../console/silence-requests.js';
 import type { RelayStatus } from '../../console/status.js';
 import { CONSOLE_CSS } from '../../console/stylesheet.js';
 import { deadLettersPage, type RetryNotice } from '../../console/views/dead-letters.js';
@@ -42,6 +43,8 @@ export interface ConsoleServices {
   boardQueues: readonly Queue[];
   listIncidents(filter: IncidentListFilter): Promise<IncidentListPage>;
   status(): Promise<RelayStatus>;
+  /** Silence requests of an incident (pending, and what became of them). */
+  silenceRequests(incidentId: string): Promise<SilenceRequest[]>;
   auth: OperatorAuth;
   /** The CSRF key (console/csrf.ts formSecretOf). */
   formSecret: string;
@@ -58,6 +61,8 @@ export interface ConsoleServices {
 export const CONSOLE_PATHS = ['/', '/incidents/:id', '/dead-letters', '/admin/queues'] as const;
 
 const NAME_MAX = 80;
+/** Resolved incidents shown under the open ones on the list's first page. */
+const RECENTLY_RESOLVED = 10;
 
 class FormError extends Error {
   constructor(
@@ -147,15 +152,27 @@ export function register(app: Hono<AppEnv>, deps: ConsoleServices): void {
         throw new FormError(400, 'refresh: only "off" (pause the auto-refresh) is known');
       const parsed = parseConsoleFilter(query);
       if (!parsed.ok) throw new FormError(400, parsed.message);
-      const [result, options] = await Promise.all([
-        deps.listIncidents(parsed.filter).catch((error: unknown) => {
+      const list = (filter: IncidentListFilter) =>
+        deps.listIncidents(filter).catch((error: unknown) => {
           if (error instanceof InvalidCursorError) throw new FormError(400, `cursor: ${error.message}`);
           throw error;
-        }),
+        });
+      const { filter } = parsed;
+      const byStatus = filter.status !== undefined;
+      const [main, recentlyResolved, options] = await Promise.all([
+        list(byStatus ? filter : { ...filter, status: 'firing' }),
+        byStatus || filter.cursor
+          ? undefined
+          : list({ ...filter, status: 'resolved', limit: RECENTLY_RESOLVED }),
         pageOptions(),
       ]);
       return c.html(
-        incidentsPage({ ...options, refreshSeconds }, parsed.filter, result, refresh === 'off') as Html,
+        incidentsPage(
+          { ...options, refreshSeconds },
+          filter,
+          { main, recentlyResolved },
+          refresh === 'off',
+        ) as Html,
       );
     }),
   );
@@ -164,7 +181,11 @@ export function register(app: Hono<AppEnv>, deps: ConsoleServices): void {
     '/incidents/:id',
     guarded(async (c) => {
       const id = c.req.param('id') ?? '';
-      const [detail, options] = await Promise.all([loadIncidentDetail(id, deps, now()), pageOptions()]);
+      const [detail, options, silenceRequests] = await Promise.all([
+        loadIncidentDetail(id, deps, now()),
+        pageOptions(),
+        INCIDENT_ID.test(id) ? deps.silenceRequests(id) : [],
+      ]);
       if (!detail) throw new FormError(404, `no incident ${id} (unknown, or expired after resolve)`);
       const done = c.req.query('done');
       const notice = done && Object.hasOwn(NOTICES, done) ? (done as Notice) : undefined;
@@ -177,6 +198,7 @@ export function register(app: Hono<AppEnv>, deps: ConsoleServices): void {
             silenceToken: tokenOf(`/incidents/${id}/silence`),
             silenceDurations: deps.alertmanagerUrls.length ? deps.silenceDurations : [],
             alertmanagerUrls: deps.alertmanagerUrls,
+            silenceRequests,
           },
           notice,
         ) as Html,
@@ -227,7 +249,7 @@ export function register(app: Hono<AppEnv>, deps: ConsoleServices): void {
         return c.redirect(`/incidents/${ref.incidentId}?done=resolved`, 303);
       // The path Slack's Silence button takes: the interaction worker creates the silence on every
       // Alertmanager, records it in the flags (reminders pause) and reconciles every destination.
-      await deps.interactions.enqueueSilence({ ...ref, durationMs: seconds * 1000, by });
+      await deps.interactions.enqueueSilence({ ...ref, durationMs: seconds * 1000, by, from: 'the console' });
       requestLog(c).info(
         { incidentId: ref.incidentId, durationMs: seconds * 1000, by },
         'silence requested from the console',
@@ -263,13 +285,35 @@ export function register(app: Hono<AppEnv>, deps: ConsoleServices): void {
 
 /**
  * bull-board's own API changes jobs with PUT/POST/DELETE from its page. The browser sends the basic-auth
- * credentials with a cross-site request too, so a write must come from this origin (browsers send Origin on
- * every such request); a form on another site cannot forge one.
+ * credentials with a cross-site request too, so a write must come from bull-board's own page: the browser
+ * says so in Sec-Fetch-Site (a header no page can set), or, for an older browser, its Origin names this
+ * host. The Host header, not the request URL, is compared: behind a TLS-terminating proxy the relay sees
+ * http:// while the page's origin is https://.
  */
+export function isSameOriginWrite(headers: {
+  method: string;
+  secFetchSite: string | undefined;
+  origin: string | undefined;
+  host: string | undefined;
+}): boolean {
+  if (headers.method === 'GET' || headers.method === 'HEAD') return true;
+  if (headers.secFetchSite !== undefined) return headers.secFetchSite === 'same-origin';
+  if (!headers.origin || !headers.host) return false;
+  try {
+    return new URL(headers.origin).host === headers.host;
+  } catch {
+    return false;
+  }
+}
+
 const sameOriginWrites = async (c: Context, next: () => Promise<void>) => {
-  if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
-  const origin = c.req.header('origin');
-  if (!origin || origin !== new URL(c.req.url).origin)
+  const allowed = isSameOriginWrite({
+    method: c.req.method,
+    secFetchSite: c.req.header('sec-fetch-site'),
+    origin: c.req.header('origin'),
+    host: c.req.header('host'),
+  });
+  if (!allowed)
     return c.json(
       { error: { code: 'forbidden', message: 'bull-board changes must come from its own page' } },
       403,
