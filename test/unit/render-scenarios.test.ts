@@ -158,6 +158,14 @@ describe('reefer excursion on TRK-0042 (SHP-2026-11-0193, chilled pharma, 30 min
     ).toContain('resolved 11s later');
   });
 
+  it('resolved: the steps are told in the order they happened, even when the relay heard of it late', () => {
+    const resolved = realFixture('resolved-reefer-excursion');
+    const late = mergeWebhook(undefined, reeferFiring, reeferStart + 40 * MINUTE).snapshot;
+    const snapshot = mergeWebhook(late, resolved, reeferStart + 41 * MINUTE).snapshot;
+    const view = buildView(snapshot, { now: reeferStart + 42 * MINUTE });
+    expect(view.timeline).toBe('Fired 02:53 UTC → resolved 31s later → notified 39m later (31s in all)');
+  });
+
   it('resolved with a reading: says what it peaked at, never what it "reads"', async () => {
     const first = realFixture('group-first-replica-a');
     const firing = mergeWebhook(undefined, first, Date.parse(first.alerts[0]!.startsAt) + 1000).snapshot;
