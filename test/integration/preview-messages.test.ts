@@ -70,13 +70,13 @@ describe('preview mode shows what production would send', () => {
         await post(relay, payload);
         return true;
       },
-      30_000,
+      60_000,
       () => 'the webhook was not accepted',
       200,
     );
     await pollUntil(
       () => slackFiles().some((f) => f.method === 'chat.postMessage') && read('email').length === 1,
-      30_000,
+      60_000,
       () => `outbox: ${slackFiles().map((f) => f.method)}, ${read('email').length} mails`,
     );
     const root = slackFiles().find((f) => f.method === 'chat.postMessage' && !f.args.thread_ts)!;
@@ -98,5 +98,6 @@ describe('preview mode shows what production would send', () => {
     const mail = await simpleParser(read('email')[0]!);
     expect(mail.text).toContain('Acknowledge: inactive in this preview (RELAY_ACK_SECRET is not set)');
     expect(mail.html).toContain('<a href="tel:+31612345042">+31 6 1234 5042</a>');
-  });
+    // Generous: on a machine shared with benchmarks, Redis commands may stall for seconds.
+  }, 150_000);
 });
