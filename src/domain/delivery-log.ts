@@ -36,6 +36,11 @@ export interface DeliveryLog {
   decided?: boolean;
   /** The storm digest this delivery's first message was folded into (domain/storm.ts). */
   storm?: string;
+  /**
+   * Slack: the storm digest that also lists this incident, which posts its own message in the channel but
+   * was still waiting for the pace when the storm began (the digest shows every incident of the storm).
+   */
+  listed?: string;
   /** A flapping episode: the earlier episode's message it reuses, and the counter it shows (domain/flapping.ts). */
   flap?: FlapShown & {
     message: { channel?: string; ts?: string; messageId?: string; subject?: string; references?: string[] };

@@ -302,16 +302,18 @@ function describeTimeline(
   end: number,
   clock: DisplayClock,
 ): string {
+  const events: [string, number][] = [['notified', snapshot.startedAt]];
+  if (flags.acknowledged && flags.acknowledged.at <= end)
+    events.push([`acknowledged by ${flags.acknowledged.by}`, flags.acknowledged.at]);
+  events.push(['resolved', end]);
+  // In the order they happened: a group Alertmanager sent late may have resolved before the relay heard of it.
+  events.sort((a, b) => a[1] - b[1]);
   const steps = [`Fired ${clock.format(began)}`];
   let previous = began;
-  const step = (what: string, at: number) => {
+  for (const [what, at] of events) {
     steps.push(`${what} ${formatSpan(Math.max(0, at - previous))} later`);
     previous = Math.max(previous, at);
-  };
-  step('notified', snapshot.startedAt);
-  if (flags.acknowledged && flags.acknowledged.at <= end)
-    step(`acknowledged by ${flags.acknowledged.by}`, flags.acknowledged.at);
-  step('resolved', end);
+  }
   return toWellFormed(`${steps.join(' → ')} (${formatSpan(end - began)} in all)`);
 }
 

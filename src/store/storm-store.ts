@@ -104,6 +104,13 @@ export class StormStore {
     );
   }
 
+  /** The storm open now for destination `did`, if any. */
+  async openStorm(did: string, now: number): Promise<string | undefined> {
+    const text = await this.redis.get(this.key(did, 'window'));
+    const open = text ? (JSON.parse(text) as StormWindow).open : undefined;
+    return open && open.until >= now ? open.id : undefined;
+  }
+
   async loadDigest(did: string, sid: string): Promise<StormDigest | undefined> {
     const text = await this.redis.get(this.key(did, `digest:${sid}`));
     return text ? (JSON.parse(text) as StormDigest) : undefined;

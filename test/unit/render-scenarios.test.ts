@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { loadEmailTemplates, subjectFor } from '../../src/channels/email/render.js';
 import type { DeliveryRun } from '../../src/channels/registry.js';
 import { slackActionBlocks } from '../../src/channels/slack/actions.js';
-import { renderChangeReply, renderSlackRoot } from '../../src/channels/slack/blocks.js';
+import { renderChangeReply, renderSlackPlain, renderSlackRoot } from '../../src/channels/slack/blocks.js';
 import { FileContextProvider } from '../../src/context/index.js';
 import { mergeWebhook } from '../../src/dedupe/merge.js';
 import { createContextStage } from '../../src/deliver/context-stage.js';
@@ -95,7 +95,7 @@ const reeferSnapshot = mergeWebhook(undefined, reeferFiring, reeferStart + 1500)
 
 describe('reefer excursion on TRK-0042 (SHP-2026-11-0193, chilled pharma, 30 min allowance)', () => {
   it('firing: first action and the driver to call come first; links use the real Alertmanager', async () => {
-    const { slack, email } = await pin('reefer-firing', {
+    const { slack, email, view } = await pin('reefer-firing', {
       snapshot: reeferSnapshot,
       now: reeferStart + 5 * MINUTE,
     });
@@ -108,6 +108,11 @@ describe('reefer excursion on TRK-0042 (SHP-2026-11-0193, chilled pharma, 30 min
     expect(all).toContain('var-vehicle_id=TRK-0042');
     expect(email.text.indexOf('First action:')).toBeLessThan(email.text.indexOf('Cold-chain cargo'));
     expect(email.html).toContain('<a href="tel:+31612345042">+31 6 1234 5042</a>');
+    // The plain-text fallback (Slack refused the blocks) keeps them first too.
+    expect(renderSlackPlain(view).split('\n').slice(1, 3)).toEqual([
+      'First action: Call the driver to check the reefer setpoint, the doors and the unit display; divert to the nearest depot if it does not recover.',
+      'Call Ana Silva: <tel:+31612345042|+31 6 1234 5042>',
+    ]);
   });
 
   it('escalated: past half its budget, the rule and who else is told are shown', async () => {
@@ -151,6 +156,14 @@ describe('reefer excursion on TRK-0042 (SHP-2026-11-0193, chilled pharma, 30 min
         view,
       ),
     ).toContain('resolved 11s later');
+  });
+
+  it('resolved: the steps are told in the order they happened, even when the relay heard of it late', () => {
+    const resolved = realFixture('resolved-reefer-excursion');
+    const late = mergeWebhook(undefined, reeferFiring, reeferStart + 40 * MINUTE).snapshot;
+    const snapshot = mergeWebhook(late, resolved, reeferStart + 41 * MINUTE).snapshot;
+    const view = buildView(snapshot, { now: reeferStart + 42 * MINUTE });
+    expect(view.timeline).toBe('Fired 02:53 UTC → resolved 31s later → notified 39m later (31s in all)');
   });
 
   it('resolved with a reading: says what it peaked at, never what it "reads"', async () => {

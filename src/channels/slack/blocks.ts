@@ -273,6 +273,11 @@ export function renderSlackPlain(view: MessageView): string {
   const e = escapeMrkdwn;
   const line = (text: string) => shorten(text, 500);
   const lines = [line(`${headlineOf(view)} ${e(view.title)}`)];
+  // The first action and who to call stay first here too.
+  if (view.firstAction && view.status === 'firing') {
+    lines.push(line(`First action: ${e(view.firstAction.text)}`));
+    for (const call of view.firstAction.calls) lines.push(line(`Call ${e(call.name)}: ${callLink(call)}`));
+  }
   if (view.summary) lines.push(line(e(view.summary)));
   for (const a of view.alerts)
     lines.push(line(`• ${a.status} ${a.labels.map(([k, v]) => `${e(k)}=${e(v)}`).join(' ')} ${e(a.since)}`));

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { appendEvent } from '../../domain/delivery-log.js';
 import { deliveryKey } from '../../domain/model.js';
 import { type PlannedAction, toldStateOf } from '../../domain/plan.js';
+import { withMember } from '../../domain/storm.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { applyAction, type Deliverer, type DeliveryRun, sendRecorded } from '../channel.js';
@@ -35,7 +36,7 @@ import {
   type SlackSender,
   tsOf,
 } from './sender.js';
-import { showInSlackDigest } from './storm-digest.js';
+import { refreshSlackDigest, showInSlackDigest } from './storm-digest.js';
 
 export interface SlackChannelDeps {
   slack: SlackSender;
@@ -86,8 +87,8 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
     if (wait > 0) throw new RateLimitedError(wait, 'pace');
   };
   /** Slack 429: block the channel for everyone until Retry-After has passed. */
-  const call = async <T>(ref: SlackGateRef, run: () => Promise<T>): Promise<T> => {
-    await gate(ref);
+  const call = async <T>(ref: SlackGateRef, run: () => Promise<T>, slotHeld = false): Promise<T> => {
+    if (!slotHeld) await gate(ref);
     try {
       return await run();
     } catch (error) {
@@ -407,6 +408,25 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
     if (deps.episodes) await decideFirstMessage(r, deps.episodes);
     if (r.log.flap) return reuseRoot(r, action);
     const thread = r.log.storm ? await showInDigest(r, r.log.storm) : undefined;
+    // While a storm is open here, a first message's slot goes to the digest when it is not sent yet or
+    // incidents joined it since: the digest makes the storm visible at once, the own messages follow.
+    let slotHeld = false;
+    const storm =
+      deps.episodes &&
+      (r.log.storm ?? r.log.listed ?? (await deps.episodes.storms.openStorm(r.delivery.id, r.now)));
+    if (storm && !r.log.storm && !r.log.listed) {
+      // Still waiting when the storm began: the digest lists it too, until its own message is out and after.
+      r.log.listed = storm;
+      await r.save();
+      await deps.episodes!.storms.updateDigest(r.delivery.id, storm, r.now, (d) =>
+        withMember(d, memberOf(r)),
+      );
+    }
+    if (storm) {
+      await gate(gateOf(r));
+      slotHeld = true;
+      if (await refreshSlackDigest(digestRef(r, storm), digestDeps!)) throw new RateLimitedError(1, 'pace');
+    }
     const message = thread
       ? { ...rootMessage(r), channel: thread.channel, thread_ts: thread.ts }
       : rootMessage(r);
@@ -442,7 +462,11 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
         'post',
         slack.preview,
         async () => {
-          posted = await call(gateOf(r), () => withPlainFallback(r, message, (m) => slack.postMessage(m)));
+          posted = await call(
+            gateOf(r),
+            () => withPlainFallback(r, message, (m) => slack.postMessage(m)),
+            slotHeld,
+          );
         },
         { channel: lookup?.knownChannelId(r.delivery.target) },
       );
@@ -463,13 +487,16 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
     if (r.log.verifyRoot) throw comeBackForLateCopies(r);
   };
 
+  const digestDeps = deps.episodes && { storms: deps.episodes.storms, slack, metrics, logger, call };
+  const digestRef = (r: DeliveryRun, stormId: string) => ({
+    deliveryId: r.delivery.id,
+    target: r.delivery.target,
+    stormId,
+    now: r.now,
+  });
   /** Shows the incident in its storm's digest (posting the digest first if nobody has). */
   const showInDigest = (r: DeliveryRun, stormId: string) =>
-    showInSlackDigest(
-      { deliveryId: r.delivery.id, target: r.delivery.target, stormId, now: r.now },
-      memberOf(r),
-      { storms: deps.episodes!.storms, slack, metrics, logger, call },
-    );
+    showInSlackDigest(digestRef(r, stormId), memberOf(r), digestDeps!);
 
   /**
    * A flapping episode's first message: it takes over the earlier episode's root (chat.update, so the root
@@ -501,7 +528,8 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
       await syncRoot(r);
       await checkForLateCopies(r);
       // Resolves and acknowledgements update the storm's digest too.
-      if (r.log.storm && r.log.root && deps.episodes) await showInDigest(r, r.log.storm);
+      const listedIn = r.log.storm ?? r.log.listed;
+      if (listedIn && r.log.root && deps.episodes) await showInDigest(r, listedIn);
     },
     async perform(r, action) {
       switch (action.kind) {

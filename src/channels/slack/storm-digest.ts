@@ -89,7 +89,7 @@ export function renderSlackDigest(digest: StormDigest): { text: string; attachme
       elements: [
         {
           type: 'mrkdwn',
-          text: `Too many new incidents for this channel's pace: they are listed here and kept up to date; each one's own message (acknowledge, silence, updates) follows in this thread. storm \`${digest.id}\``,
+          text: `More new incidents than this channel's pace lets through at once: all are listed here and kept up to date. Each one's own message (acknowledge, silence, updates) follows, in this thread or, for those already on their way, in the channel. storm \`${digest.id}\``,
         },
       ],
     },
@@ -108,8 +108,11 @@ export interface SlackDigestDeps {
   slack: SlackSender;
   metrics: Metrics;
   logger: Logger;
-  /** Runs a Slack call through the channel's pace gate for `holder` (throws RateLimitedError to wait). */
-  call<T>(ref: { channel: string; holder: string }, run: () => Promise<T>): Promise<T>;
+  /**
+   * Runs a Slack call through the channel's pace gate for `holder` (throws RateLimitedError to wait), or at
+   * once when the caller already holds a slot (`slotHeld`).
+   */
+  call<T>(ref: { channel: string; holder: string }, run: () => Promise<T>, slotHeld?: boolean): Promise<T>;
 }
 
 export interface SlackDigestRef {
@@ -137,7 +140,30 @@ export async function showInSlackDigest(
   return { channel: shown.published!.channel!, ts: shown.published!.ts! };
 }
 
-async function publish(ref: SlackDigestRef, version: number, deps: SlackDigestDeps): Promise<StormDigest> {
+/**
+ * Spends a slot the caller holds on the digest when it is not sent yet or incidents joined it since (true):
+ * the digest is what makes a storm visible, so it does not queue behind own messages that reserved their
+ * slots before the storm began (the first `threshold` incidents) or before those incidents joined.
+ */
+export async function refreshSlackDigest(ref: SlackDigestRef, deps: SlackDigestDeps): Promise<boolean> {
+  const digest = await deps.storms.loadDigest(ref.deliveryId, ref.stormId);
+  if (!digest?.members.length || isPublished(digest, digest.version)) return false;
+  try {
+    await publish(ref, digest.version, deps, true);
+    return true;
+  } catch (error) {
+    // Another job is sending it: this slot goes to the member's own message after all.
+    if (error instanceof RateLimitedError && error.reason === 'lock') return false;
+    throw error;
+  }
+}
+
+async function publish(
+  ref: SlackDigestRef,
+  version: number,
+  deps: SlackDigestDeps,
+  slotHeld = false,
+): Promise<StormDigest> {
   const lock = await deps.storms.lockDigest(ref.deliveryId, ref.stormId);
   if (!lock) throw new RateLimitedError(BUSY_WAIT_MS, 'lock');
   try {
@@ -150,9 +176,15 @@ async function publish(ref: SlackDigestRef, version: number, deps: SlackDigestDe
     let at: { channel: string; ts: string };
     if (published?.ts && published.channel) {
       at = { channel: published.channel, ts: published.ts };
-      await deps.call(gate, () => deps.slack.update({ ...message, channel: at.channel, ts: at.ts }));
+      await deps.call(
+        gate,
+        () => deps.slack.update({ ...message, channel: at.channel, ts: at.ts }),
+        slotHeld,
+      );
     } else {
-      at = (await findLostDigest(ref, digest, deps)) ?? (await postDigest(ref, gate, digest, message, deps));
+      at =
+        (await findLostDigest(ref, digest, deps)) ??
+        (await postDigest(ref, gate, digest, message, deps, slotHeld));
       if (!published) deps.metrics.stormDigests.inc({ channel: 'slack' });
     }
     return await deps.storms.updateDigest(ref.deliveryId, ref.stormId, ref.now, (d) => {
@@ -177,16 +209,21 @@ async function postDigest(
   digest: StormDigest,
   message: { text: string; attachments: unknown[] },
   deps: SlackDigestDeps,
+  slotHeld: boolean,
 ): Promise<{ channel: string; ts: string }> {
   const post: SlackMessage = { channel: ref.target, ...message, metadata: stormMetadata(ref.stormId) };
-  return deps.call(gate, async () => {
-    // Written before the send: if its answer is lost, the next attempt looks for it instead of posting twice.
-    await deps.storms.updateDigest(ref.deliveryId, ref.stormId, ref.now, (d) =>
-      d.inFlight ? d : { ...d, inFlight: { at: ref.now } },
-    );
-    deps.logger.info({ storm: ref.stormId, members: digest.members.length }, 'posting a storm digest');
-    return deps.slack.postMessage(post);
-  });
+  return deps.call(
+    gate,
+    async () => {
+      // Written before the send: if its answer is lost, the next attempt looks for it instead of posting twice.
+      await deps.storms.updateDigest(ref.deliveryId, ref.stormId, ref.now, (d) =>
+        d.inFlight ? d : { ...d, inFlight: { at: ref.now } },
+      );
+      deps.logger.info({ storm: ref.stormId, members: digest.members.length }, 'posting a storm digest');
+      return deps.slack.postMessage(post);
+    },
+    slotHeld,
+  );
 }
 
 /** A digest post whose answer was lost (a timeout after sending, a crash): find it by its metadata. */
