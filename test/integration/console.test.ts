@@ -6,8 +6,10 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningRelay, startRelay } from '../../src/app/relay.js';
+import { SlackPaceGate } from '../../src/channels/slack/pace-gate.js';
 import { testConfig } from '../support/config.js';
 import {
   deliveryEnv,
@@ -24,7 +26,7 @@ import type { FakeSlack } from '../support/fake-slack.js';
 import { fixture, inGroup } from '../support/fixtures.js';
 import { postJson } from '../support/http.js';
 import { pollUntil } from '../support/poll.js';
-import { deletePrefix, uniquePrefix } from '../support/redis.js';
+import { deletePrefix, REDIS_URL, uniquePrefix } from '../support/redis.js';
 import type { SmtpSink } from '../support/smtp-sink.js';
 
 const prefix = uniquePrefix('console');
@@ -348,6 +350,25 @@ describe('what the pages show', () => {
     expect(board.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
     const strip = (await page('/')).body;
     expect(strip).toMatch(/Alertmanager<\/span> http:\/\/127\.0\.0\.1:\d+ reachable/);
+  });
+});
+
+describe('the header strip', () => {
+  it("names a channel the pace gate holds back after Slack's 429, with the block's end", async () => {
+    // #alerts-info is in the policy and no test here posts to it, so blocking it holds nothing else up.
+    const redis = new Redis(REDIS_URL);
+    try {
+      await new SlackPaceGate(redis, prefix).block('#alerts-info', 60_000);
+    } finally {
+      redis.disconnect();
+    }
+    const body = (await page('/')).body;
+    expect(body).toMatch(
+      /Paced channels<\/span> [^<]*#alerts-info \(0 waiting, 429 until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)/,
+    );
+    expect(body).toMatch(/Queue depth<\/span> \d+/);
+    expect(body).toContain('Preview mode</span> off');
+    expect(body).toContain('Redis</span> reachable');
   });
 });
 
