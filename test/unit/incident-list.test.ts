@@ -286,11 +286,11 @@ describe('timeline', () => {
       [at(T0 + 90_000), 'dead-lettered'],
       [at(T0 + 2 * MIN), 'acknowledgement lapsed'],
       [at(T0 + 3 * MIN), 'escalated'],
-      [at(T0 + 4 * MIN), 'escalation step'],
+      [at(T0 + 4 * MIN), 'escalated'],
       [at(T0 + 5 * MIN), 'next reminder'],
     ]);
     expect(timeline[4]!.detail).toBe('email oncall@example.com: SMTP 550 mailbox unavailable');
-    expect(timeline[7]!.detail).toBe('step 1 of route critical: notified #ops, 1 mention(s)');
+    expect(timeline[7]!.detail).toBe('Escalated to #ops without acknowledgement');
   });
 
   it('keeps the escalation at the incident start when its time was not recorded, and no next reminder without now', () => {

@@ -5,6 +5,7 @@
  * shipped catalog and sample fleet, with an injected clock. Every Slack message is also checked against
  * Slack's documented limits (test/support/slack-limits.ts).
  */
+
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadEmailTemplates, subjectFor } from '../../src/channels/email/render.js';
@@ -16,6 +17,7 @@ import { mergeWebhook } from '../../src/dedupe/merge.js';
 import { createContextStage } from '../../src/deliver/context-stage.js';
 import { EMPTY_LOG, type IncidentFlags } from '../../src/domain/delivery-log.js';
 import type { IncidentSnapshot } from '../../src/domain/model.js';
+import { incidentPageUrl } from '../../src/incidents/links.js';
 import type { WebhookPayload } from '../../src/receive/schema.js';
 import { buildView } from '../../src/render/view.js';
 import { expectWithinSlackLimits, slackLimitViolations } from '../support/slack-limits.js';
@@ -55,7 +57,7 @@ async function render({ snapshot, now, flags = {}, timeZone = 'UTC', preview = f
     context: context.view,
     severity: context.severity,
     timeZone,
-    incidentUrl: `https://relay.coldchain.example/api/incidents/${snapshot.incidentId}`,
+    incidentUrl: incidentPageUrl('https://relay.coldchain.example', snapshot.incidentId),
   });
   const run = { snapshot, flags, view, now, log: EMPTY_LOG } as unknown as DeliveryRun;
   const buttons = {
