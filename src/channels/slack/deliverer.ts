@@ -107,7 +107,7 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
   const metadataOf = (r: DeliveryRun) => rootMetadata(r.snapshot.incidentId, r.delivery.id);
   const rootMessage = (r: DeliveryRun): SlackMessage => {
     const rendered = renderSlackRoot(r.view, { actions: deps.buttons && slackActionBlocks(r, deps.buttons) });
-    if (r.log.flap) flapBlock(rendered, r.log.flap);
+    if (r.log.flap) flapBlock(rendered, r.log.flap, { timeZone: r.view.timeZone, now: r.now });
     return {
       channel: r.delivery.target,
       text: rendered.text,
@@ -514,7 +514,11 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
       await r.save();
     }
     await syncRoot(r);
-    await reply(r, action, flapReplyText(flap, r.snapshot.incidentId));
+    await reply(
+      r,
+      action,
+      flapReplyText(flap, r.snapshot.incidentId, { timeZone: r.view.timeZone, now: r.now }),
+    );
     applyAction(r, action);
     await r.save();
     metrics.flapsShown.inc({ channel: 'slack' });
