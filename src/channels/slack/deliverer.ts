@@ -407,7 +407,6 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
     const thread = r.log.storm ? await showInDigest(r, r.log.storm) : undefined;
     // While a storm is open here, a first message's slot goes to the digest when it is not sent yet or
     // incidents joined it since: the digest makes the storm visible at once, the own messages follow.
-    let slotHeld = false;
     const storm =
       deps.episodes &&
       (r.log.storm ?? r.log.listed ?? (await deps.episodes.storms.openStorm(r.delivery.id, r.now)));
@@ -419,11 +418,8 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
         withMember(d, memberOf(r)),
       );
     }
-    if (storm) {
-      await gate(gateOf(r));
-      slotHeld = true;
-      if (await refreshSlackDigest(digestRef(r, storm), digestDeps!)) throw new RateLimitedError(1, 'pace');
-    }
+    if (storm && (await refreshSlackDigest(digestRef(r, storm), digestDeps!, () => gate(gateOf(r)))))
+      throw new RateLimitedError(1, 'pace');
     const message = thread
       ? { ...rootMessage(r), channel: thread.channel, thread_ts: thread.ts }
       : rootMessage(r);
@@ -459,11 +455,7 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
         'post',
         slack.preview,
         async () => {
-          posted = await call(
-            gateOf(r),
-            () => withPlainFallback(r, message, (m) => slack.postMessage(m)),
-            slotHeld,
-          );
+          posted = await call(gateOf(r), () => withPlainFallback(r, message, (m) => slack.postMessage(m)));
         },
         { channel: lookup?.knownChannelId(r.delivery.target) },
       );
