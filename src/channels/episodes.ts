@@ -5,6 +5,7 @@
  * before anything is sent, so a retried job carries on with the same one.
  */
 import { FLAPPING_DEFAULTS, type Policy, STORM_DEFAULTS } from '../config/config.js';
+import { createDisplayClock } from '../domain/display-time.js';
 import { decideFlapping, type FlapPolicy, type FlapShown } from '../domain/flapping.js';
 import { acknowledgementCovers } from '../domain/plan.js';
 import type { DigestMember, StormDecision, StormPolicy } from '../domain/storm.js';
@@ -115,7 +116,7 @@ export async function recordOwnMessage(
   await deps.flaps.recordOwnMessage(r.snapshot.groupId, r.delivery.id, r.snapshot.incidentId, message);
 }
 
-/** "21:03 UTC": when a flapping group last settled. */
-export function settledText(at: number): string {
-  return `${new Date(at).toISOString().slice(11, 16)} UTC`;
+/** "21:03 UTC" in display_timezone (with the date when not on `now`'s day): when a group last settled. */
+export function settledText(at: number, timeZone?: string, now = at): string {
+  return createDisplayClock(timeZone, now).format(at);
 }

@@ -106,7 +106,7 @@ describe('flapping incident (the fifth firing of TRK-0042 within 30 min)', () =>
 
   it('Slack: the first episode’s root, updated in place with the counter and the last settle', async () => {
     const rendered = renderSlackRoot(view);
-    flapBlock(rendered, flap);
+    flapBlock(rendered, flap, { timeZone: 'Europe/Amsterdam', now });
     const update = { channel: 'C0CRIT', ts: '1795000000.000100', ...rendered };
     expectWithinSlackLimits(update);
     await expect(`${JSON.stringify(update, null, 2)}\n`).toMatchFileSnapshot(
@@ -114,15 +114,18 @@ describe('flapping incident (the fifth firing of TRK-0042 within 30 min)', () =>
     );
     const second = JSON.stringify(update.attachments[0]!.blocks[1]);
     expect(second).toContain('flapping: 5 times in 30 min');
-    expect(second).toMatch(/last settled at \d\d:\d\d UTC/);
-    const reply = flapReplyText(flap, snapshot.incidentId);
+    expect(second).toMatch(/last settled at \d\d:\d\d CET/);
+    const reply = flapReplyText(flap, snapshot.incidentId, { timeZone: 'Europe/Amsterdam', now });
     await expect(`${reply}\n`).toMatchFileSnapshot('__snapshots__/flapping.slack-reply.txt');
     expectWithinSlackLimits({ text: reply });
   });
 
   it('email: a reply in the first episode’s thread, the counter first', async () => {
     const subject = replySubject(subjectFor(view));
-    const mail = withFlapLine(templates.render(view, { kind: 'post' }, { subject, now }), flap);
+    const mail = withFlapLine(templates.render(view, { kind: 'post' }, { subject, now }), flap, {
+      timeZone: 'UTC',
+      now,
+    });
     await expect(`Subject: ${subject}\n\n${mail.text}`).toMatchFileSnapshot(
       '__snapshots__/flapping.email.txt',
     );

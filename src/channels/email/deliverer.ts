@@ -122,7 +122,7 @@ export function emailDeliverer(deps: EmailChannelDeps): Deliverer {
           ackLink(deps.ackLinks.publicUrl, deps.ackLinks.secret, r.snapshot, r.delivery.target, r.now),
         ackInactive: deps.ackPreview,
       });
-      const body = flap ? withFlapLine(rendered, flap) : rendered;
+      const body = flap ? withFlapLine(rendered, flap, { timeZone: r.view.timeZone, now: r.now }) : rendered;
       const messageId = messageIdOf(r, action);
       const references = flap ? [...(flap.message.references ?? [])] : [...r.log.references];
       await sendRecorded(r, deps, 'email', action.kind, mail.preview, () =>

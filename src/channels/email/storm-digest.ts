@@ -156,9 +156,12 @@ async function publish(ref: EmailDigestRef, version: number, deps: EmailDigestDe
 export function withFlapLine(
   rendered: { text: string; html: string },
   flap: FlapShown,
+  clock?: { timeZone?: string | undefined; now: number },
 ): { text: string; html: string } {
   const settled =
-    flap.lastSettledAt !== undefined ? ` · last settled at ${settledText(flap.lastSettledAt)}` : '';
+    flap.lastSettledAt !== undefined
+      ? ` · last settled at ${settledText(flap.lastSettledAt, clock?.timeZone, clock?.now)}`
+      : '';
   const line = `Fired again — ${flapCounter(flap)}${settled}. Shown in this thread, not as a new one.`;
   const paragraph = `<p><strong>${escapeHtml(line)}</strong></p>`;
   const html = /<body[^>]*>/i.test(rendered.html)

@@ -108,7 +108,7 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
   const metadataOf = (r: DeliveryRun) => rootMetadata(r.snapshot.incidentId, r.delivery.id);
   const rootMessage = (r: DeliveryRun): SlackMessage => {
     const rendered = renderSlackRoot(r.view, { actions: deps.buttons && slackActionBlocks(r, deps.buttons) });
-    if (r.log.flap) flapBlock(rendered, r.log.flap);
+    if (r.log.flap) flapBlock(rendered, r.log.flap, { timeZone: r.view.timeZone, now: r.now });
     return {
       channel: r.delivery.target,
       text: rendered.text,
@@ -410,7 +410,6 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
     const thread = r.log.storm ? await showInDigest(r, r.log.storm) : undefined;
     // While a storm is open here, a first message's slot goes to the digest when it is not sent yet or
     // incidents joined it since: the digest makes the storm visible at once, the own messages follow.
-    let slotHeld = false;
     const storm =
       deps.episodes &&
       (r.log.storm ?? r.log.listed ?? (await deps.episodes.storms.openStorm(r.delivery.id, r.now)));
@@ -422,11 +421,8 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
         withMember(d, memberOf(r)),
       );
     }
-    if (storm) {
-      await gate(gateOf(r));
-      slotHeld = true;
-      if (await refreshSlackDigest(digestRef(r, storm), digestDeps!)) throw new RateLimitedError(1, 'pace');
-    }
+    if (storm && (await refreshSlackDigest(digestRef(r, storm), digestDeps!, () => gate(gateOf(r)))))
+      throw new RateLimitedError(1, 'pace');
     const message = thread
       ? { ...rootMessage(r), channel: thread.channel, thread_ts: thread.ts }
       : rootMessage(r);
@@ -462,11 +458,7 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
         'post',
         slack.preview,
         async () => {
-          posted = await call(
-            gateOf(r),
-            () => withPlainFallback(r, message, (m) => slack.postMessage(m)),
-            slotHeld,
-          );
+          posted = await call(gateOf(r), () => withPlainFallback(r, message, (m) => slack.postMessage(m)));
         },
         { channel: lookup?.knownChannelId(r.delivery.target) },
       );
@@ -517,7 +509,11 @@ export function slackDeliverer(deps: SlackChannelDeps): Deliverer {
       await r.save();
     }
     await syncRoot(r);
-    await reply(r, action, flapReplyText(flap, r.snapshot.incidentId));
+    await reply(
+      r,
+      action,
+      flapReplyText(flap, r.snapshot.incidentId, { timeZone: r.view.timeZone, now: r.now }),
+    );
     applyAction(r, action);
     await r.save();
     metrics.flapsShown.inc({ channel: 'slack' });

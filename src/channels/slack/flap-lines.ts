@@ -4,9 +4,17 @@ import { type FlapShown, flapCounter } from '../../domain/flapping.js';
 import { settledText } from '../episodes.js';
 import { SLACK_LIMITS } from './blocks.js';
 
-export function flapLine(flap: FlapShown): string {
+/** Times in display_timezone, as the rest of the message (`view.timeZone`, the run's clock). */
+export interface FlapClock {
+  timeZone?: string | undefined;
+  now: number;
+}
+
+export function flapLine(flap: FlapShown, clock?: FlapClock): string {
   const settled =
-    flap.lastSettledAt !== undefined ? ` · last settled at ${settledText(flap.lastSettledAt)}` : '';
+    flap.lastSettledAt !== undefined
+      ? ` · last settled at ${settledText(flap.lastSettledAt, clock?.timeZone, clock?.now)}`
+      : '';
   return `:repeat: *${flapCounter(flap)}*${settled}`;
 }
 
@@ -14,14 +22,15 @@ export function flapLine(flap: FlapShown): string {
 export function flapBlock(
   rendered: { text: string; attachments: { blocks: KnownBlock[] }[] },
   flap: FlapShown,
+  clock?: FlapClock,
 ): void {
   const blocks = rendered.attachments[0]?.blocks;
-  const line = flapLine(flap);
+  const line = flapLine(flap, clock);
   if (blocks && blocks.length < SLACK_LIMITS.blocks)
     blocks.splice(1, 0, { type: 'context', elements: [{ type: 'mrkdwn', text: line }] });
   else rendered.text = `${line}\n${rendered.text}`;
 }
 
-export function flapReplyText(flap: FlapShown, incidentId: string): string {
-  return `:repeat: Fired again (new incident \`${incidentId}\`): ${flapLine(flap).replace(':repeat: ', '')}`;
+export function flapReplyText(flap: FlapShown, incidentId: string, clock?: FlapClock): string {
+  return `:repeat: Fired again (new incident \`${incidentId}\`): ${flapLine(flap, clock).replace(':repeat: ', '')}`;
 }

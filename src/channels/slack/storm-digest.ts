@@ -136,7 +136,9 @@ export async function showInSlackDigest(
   const digest = await deps.storms.updateDigest(ref.deliveryId, ref.stormId, ref.now, (d) =>
     withMember(d, member),
   );
-  const shown = isPublished(digest, digest.version) ? digest : await publish(ref, digest.version, deps);
+  const shown = isPublished(digest, digest.version)
+    ? digest
+    : (await publish(ref, digest.version, deps)).digest;
   return { channel: shown.published!.channel!, ts: shown.published!.ts! };
 }
 
@@ -145,12 +147,15 @@ export async function showInSlackDigest(
  * the digest is what makes a storm visible, so it does not queue behind own messages that reserved their
  * slots before the storm began (the first `threshold` incidents) or before those incidents joined.
  */
-export async function refreshSlackDigest(ref: SlackDigestRef, deps: SlackDigestDeps): Promise<boolean> {
+export async function refreshSlackDigest(
+  ref: SlackDigestRef,
+  deps: SlackDigestDeps,
+  takeSlot: () => Promise<void>,
+): Promise<boolean> {
   const digest = await deps.storms.loadDigest(ref.deliveryId, ref.stormId);
   if (!digest?.members.length || isPublished(digest, digest.version)) return false;
   try {
-    await publish(ref, digest.version, deps, true);
-    return true;
+    return (await publish(ref, digest.version, deps, takeSlot)).sent;
   } catch (error) {
     // Another job is sending it: this slot goes to the member's own message after all.
     if (error instanceof RateLimitedError && error.reason === 'lock') return false;
@@ -158,18 +163,25 @@ export async function refreshSlackDigest(ref: SlackDigestRef, deps: SlackDigestD
   }
 }
 
+/**
+ * Sends the digest as it stands, under its lock, unless it already shows `version`. `takeSlot`, when given,
+ * takes the caller's own slot right before the send (everything else is read before it): a call that
+ * leaves late after its slot lets the next one arrive less than a pace after it, which Slack answers 429.
+ */
 async function publish(
   ref: SlackDigestRef,
   version: number,
   deps: SlackDigestDeps,
-  slotHeld = false,
-): Promise<StormDigest> {
+  takeSlot?: () => Promise<void>,
+): Promise<{ digest: StormDigest; sent: boolean }> {
   const lock = await deps.storms.lockDigest(ref.deliveryId, ref.stormId);
   if (!lock) throw new RateLimitedError(BUSY_WAIT_MS, 'lock');
   try {
     const digest = await deps.storms.loadDigest(ref.deliveryId, ref.stormId);
     if (!digest) throw new Error(`storm digest ${ref.stormId} vanished from Redis`);
-    if (isPublished(digest, version)) return digest;
+    if (isPublished(digest, version)) return { digest, sent: false };
+    const slotHeld = takeSlot !== undefined;
+    if (takeSlot) await takeSlot();
     const gate = { channel: ref.target, holder: `storm-${ref.stormId}` };
     const message = renderSlackDigest(digest);
     const published = digest.published;
@@ -187,7 +199,7 @@ async function publish(
         (await postDigest(ref, gate, digest, message, deps, slotHeld));
       if (!published) deps.metrics.stormDigests.inc({ channel: 'slack' });
     }
-    return await deps.storms.updateDigest(ref.deliveryId, ref.stormId, ref.now, (d) => {
+    const updated = await deps.storms.updateDigest(ref.deliveryId, ref.stormId, ref.now, (d) => {
       const { inFlight: _sent, ...rest } = d;
       return {
         ...rest,
@@ -198,6 +210,7 @@ async function publish(
         },
       };
     });
+    return { digest: updated, sent: true };
   } finally {
     await lock.release().catch(() => undefined);
   }
