@@ -148,7 +148,7 @@ function policyFile(prefix: string): string {
   return file;
 }
 
-type SeriesResult = RunResult & { left?: number; cpuUs?: number };
+type SeriesResult = RunResult & { left?: number; cpuUs?: number; pumpCpuUs?: number };
 
 /** One series: its server (and the pump beside it), a warm-up run, then the measured run. */
 async function runSeries(series: Series, script: string, round: number): Promise<SeriesResult> {
@@ -183,9 +183,12 @@ async function runSeries(series: Series, script: string, round: number): Promise
   );
   runWrk(relay.port, script);
   const cpuBefore = cpuMsOf(relay.child.pid as number);
+  const pumpCpuBefore = pump ? cpuMsOf(pump.child.pid as number) : 0;
   const result: SeriesResult = runWrk(relay.port, script);
   // The relay's CPU per answered webhook varies much less with the machine's load than req/s does.
-  result.cpuUs = ((cpuMsOf(relay.child.pid as number) - cpuBefore) * 1000) / (result.rps * DURATION);
+  const perRequest = (ms: number) => (ms * 1000) / (result.rps * DURATION);
+  result.cpuUs = perRequest(cpuMsOf(relay.child.pid as number) - cpuBefore);
+  if (pump) result.pumpCpuUs = perRequest(cpuMsOf(pump.child.pid as number) - pumpCpuBefore);
   if (pump) {
     // Entries the pump had not queued yet when the load stopped: whether it kept up.
     const redis = new Redis(REDIS_URL);
@@ -202,6 +205,7 @@ const line = (name: string, r: SeriesResult, bare?: RunResult) =>
   `  ${name.padEnd(12)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.padStart(8)}  p99 ${r.p99.padStart(8)}` +
   (bare ? `  ratio ${(r.rps / bare.rps).toFixed(2)}` : '') +
   (r.cpuUs !== undefined ? `  relay CPU ${r.cpuUs.toFixed(0)} µs/req` : '') +
+  (r.pumpCpuUs !== undefined ? `  pump CPU ${r.pumpCpuUs.toFixed(0)} µs/req` : '') +
   (r.left !== undefined ? `  (write-ahead entries left at the end: ${r.left})` : '') +
   (r.non2xx ? `  NON-2xx: ${r.non2xx}` : '');
 
