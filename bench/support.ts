@@ -166,9 +166,11 @@ export async function startServer(
   command: string[],
   env: Record<string, string>,
   knownPort?: number,
+  cwd?: string,
 ): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, command, {
     env: { ...process.env, ...env },
+    ...(cwd ? { cwd } : {}),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {

@@ -206,9 +206,12 @@ export class WriteAheadLog {
     if (entries.length === 0) return [];
     const keys: string[] = [this.key];
     const args: (string | Buffer | number)[] = [];
+    let built = 0;
     for (const entry of entries) {
       args.push(entry.id, entry.jobs.length);
       for (const data of entry.jobs) {
+        // Let HTTP answers through between slices (the `all` role runs this beside the API).
+        if (++built % 16 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
         const call = await bullAddArgs(
           this.queue.queues[data.kind],
           'reconcile',

@@ -77,7 +77,8 @@ export async function ingestWebhook(payload: WebhookPayload, deps: IngestDeps): 
     const mustEnqueue = changed || stored.pending !== undefined || revived;
     const jobs = mustEnqueue ? jobsFor(snapshot, acceptedAt) : [];
     // The jobs go into the commit itself, so no pending marker is needed: snapshot and jobs are stored by
-    // one atomic call or not at all. The pump calls finishCommit once it has queued them.
+    // one atomic call or not at all. The pump (ingest/pump.ts) calls finishCommit for the entry, then
+    // turns it into the BullMQ jobs.
     const rev = await deps.store.commitGroup(
       snapshot,
       stored.rev,

@@ -50,6 +50,7 @@ const RELAY_ALERTS = [
   'RelayDeliveriesFailing',
   'RelayDeadLettersGrowing',
   'RelayQueueBacklog',
+  'RelayWriteAheadStuck',
   'RelayRedisDown',
 ];
 

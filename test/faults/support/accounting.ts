@@ -6,6 +6,7 @@
  */
 import { Redis } from 'ioredis';
 import { deliveryIdOf } from '../../../src/domain/model.js';
+import { writeAheadKey } from '../../../src/enqueue/write-ahead.js';
 import type { FakeSlack, FakeSlackMessage } from '../../support/fake-slack.js';
 import { pollUntil } from '../../support/poll.js';
 import type { ReceivedMail, SmtpSink } from '../../support/smtp-sink.js';
@@ -124,7 +125,8 @@ export async function readDeadLetters(redis: Redis, prefix: string): Promise<Dea
 
 /**
  * Jobs still to run soon in the delivery queues: waiting, active, prioritized, or delayed and due within
- * `horizonMs` (an hourly reminder far in the future does not keep a scenario open).
+ * `horizonMs` (an hourly reminder far in the future does not keep a scenario open), and jobs still in the
+ * write-ahead log.
  */
 export async function pendingJobs(redis: Redis, prefix: string, horizonMs = 15_000): Promise<number> {
   let pending = 0;
@@ -139,6 +141,8 @@ export async function pendingJobs(redis: Redis, prefix: string, horizonMs = 15_0
     // BullMQ scores delayed jobs with (due time << 12) + a counter.
     pending += await redis.zcount(`${queue}:delayed`, 0, (Date.now() + horizonMs) * 4096);
   }
+  // Stored webhooks whose jobs the write-ahead pump has not queued yet (src/enqueue/write-ahead.ts).
+  pending += await redis.xlen(writeAheadKey(prefix));
   return pending;
 }
 
