@@ -6,9 +6,9 @@
  * their thread). Nothing here keeps time in memory: each delivery's next reconcile is a BullMQ delayed job
  * scheduled for the next due moment (see `ladderWakeAt`), so the ladder survives restarts.
  */
+import { reconcileAll } from '../ack/acknowledge.js';
 import { ONCALL, type Policy, type RouteConfig, SCHEDULE_REF } from '../config/config.js';
 import type { IncidentFlags, LadderStepTaken } from '../domain/delivery-log.js';
-import { incidentDestinations } from '../domain/destinations.js';
 import {
   ackLapseAt,
   dueLadderSteps,
@@ -95,7 +95,7 @@ export async function advanceLadder(
         { incidentId: snapshot.incidentId, by: current.ackLapses?.at(-1)?.by },
         'acknowledgement lapsed (ack_timeout): reminders and escalation resume',
       );
-      await reconcileOthers(snapshot, current, deps.queue);
+      await reconcileAll(snapshot, current, deps.queue);
     }
   }
   const route = ladderOf(deps.policy, snapshot, current);
@@ -127,7 +127,7 @@ export async function advanceLadder(
       },
       'incident escalated: ladder step taken',
     );
-    await reconcileOthers(snapshot, current, deps.queue);
+    await reconcileAll(snapshot, current, deps.queue);
   }
   return current;
 }
@@ -200,22 +200,4 @@ async function resolveStep(
     added,
     unknownSchedules: [...unknownSchedules],
   };
-}
-
-/** Every delivery of the incident reconciles: the new ones post, the others tell the news in their thread. */
-async function reconcileOthers(
-  snapshot: IncidentSnapshot,
-  flags: IncidentFlags,
-  queue: DeliveryQueuePort,
-): Promise<void> {
-  await queue.enqueue(
-    incidentDestinations(snapshot, flags).map((d) => ({
-      groupId: snapshot.groupId,
-      incidentId: snapshot.incidentId,
-      deliveryId: d.id,
-      kind: d.kind,
-      severity: snapshot.severity,
-      acceptedAt: Date.now(),
-    })),
-  );
 }

@@ -158,22 +158,19 @@ export class RedisAlertStore implements AlertStore {
     const member = indexMember(snapshot.groupId, snapshot.incidentId);
     // Nothing outlives both retentions, so older entries point at expired snapshots: pruned here, by age.
     const oldest = Date.now() - Math.max(this.options.retentionSeconds, FIRING_TTL_SECONDS) * 1000;
-    const indexWrites = this.redis
-      .multi()
-      .set(
-        `${this.options.prefix}:incident-group:${snapshot.incidentId}`,
-        snapshot.groupId,
-        'EX',
-        Math.ceil(ttl),
-      )
-      .zadd(index.all, snapshot.startedAt, member)
-      .zremrangebyscore(index.all, '-inf', `(${oldest}`)
-      .zremrangebyscore(index.open, '-inf', `(${oldest}`);
-    if (snapshot.status === 'firing') indexWrites.zadd(index.open, snapshot.startedAt, member);
-    else indexWrites.zrem(index.open, member);
+    // Plain commands, not a MULTI: each write is idempotent and readers skip an entry whose snapshot is gone,
+    // so nothing needs them applied together, and a MULTI costs ioredis a Pipeline object per call (the pump
+    // calls this once per webhook). They are sent back to back, one round trip for all.
+    const groupOf = `${this.options.prefix}:incident-group:${snapshot.incidentId}`;
     await Promise.all([
       this.redis.relayClearPending(this.groupKey(snapshot.groupId), rev),
-      indexWrites.exec(),
+      this.redis.set(groupOf, snapshot.groupId, 'EX', Math.ceil(ttl)),
+      this.redis.zadd(index.all, snapshot.startedAt, member),
+      snapshot.status === 'firing'
+        ? this.redis.zadd(index.open, snapshot.startedAt, member)
+        : this.redis.zrem(index.open, member),
+      this.redis.zremrangebyscore(index.all, '-inf', `(${oldest}`),
+      this.redis.zremrangebyscore(index.open, '-inf', `(${oldest}`),
     ]);
   }
 
