@@ -183,9 +183,10 @@ describe('Slack interactions', () => {
       await fetch(`${relay.url}/api/incidents/${incidentId}`, { headers: auth })
     ).json()) as {
       acknowledged: { by: string };
-      timeline: { event: string }[];
+      timeline: { event: string; detail: string }[];
     };
     expect(detail.acknowledged.by).toBe('@maria');
+    expect(detail.timeline.find((e) => e.event === 'acknowledged')?.detail).toBe('by @maria (Slack)');
     expect(detail.timeline.map((e) => e.event)).toEqual(
       expect.arrayContaining(['fired', 'notified', 'reminder', 'acknowledged']),
     );

@@ -221,7 +221,7 @@ export function register(app: Hono<AppEnv>, deps: ConsoleServices): void {
     guarded(async (c) => {
       const { ref, form } = await incidentOf(c, 'acknowledge');
       const by = personOf(form);
-      const result = await acknowledgeIncident(ref, by, deps, now());
+      const result = await acknowledgeIncident(ref, by, deps, now(), 'console');
       requestLog(c).info(
         { incidentId: ref.incidentId, status: result.status, by },
         'acknowledge from the console',

@@ -60,7 +60,7 @@ export function register(app: Hono<AppEnv>, deps: RouteServices): void {
     if (!first) return c.body(null, 200);
     const log = requestLog(c).child({ incidentId: ref.incidentId, action: action.action_id, by });
     if (action.action_id === 'relay_ack') {
-      const result = await acknowledgeIncident(ref, by, deps, now());
+      const result = await acknowledgeIncident(ref, by, deps, now(), 'Slack');
       log.info({ status: result.status }, 'acknowledge from Slack');
       if (result.status === 'not_found' || result.status === 'resolved') {
         return c.json({
