@@ -5,7 +5,7 @@
  */
 
 import type { DeliveryLog, IncidentFlags } from '../domain/delivery-log.js';
-import { incidentNotices, type LadderStep } from '../domain/ladder.js';
+import { incidentNotices } from '../domain/ladder.js';
 import type { DeliveryTarget, IncidentSnapshot } from '../domain/model.js';
 import { firedAt, incidentNextReminderAt } from '../incidents/list-item.js';
 
@@ -22,8 +22,8 @@ export function buildTimeline(
   flags: IncidentFlags,
   targets: readonly DeliveryTarget[],
   logs: readonly DeliveryLog[],
-  /** `now` adds the next reminder (a pause is judged at this time); `steps`, the incident's ladder, says after how long each step was taken. */
-  options: { now?: number; steps?: readonly LadderStep[] } = {},
+  /** `now` adds the next reminder (a pause is judged at this time). */
+  options: { now?: number } = {},
 ): TimelineEntry[] {
   const entries: { at: number; event: string; detail: string }[] = [];
   const fired = firedAt(snapshot);
@@ -67,7 +67,7 @@ export function buildTimeline(
     });
   }
   // The catalog's escalation, each ladder step and each lapse, dated when they happened.
-  for (const notice of incidentNotices(flags, snapshot.startedAt, options.steps)) {
+  for (const notice of incidentNotices(flags, snapshot.startedAt)) {
     entries.push({
       at: notice.at,
       event: notice.reminds ? 'acknowledgement lapsed' : 'escalated',
